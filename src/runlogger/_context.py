@@ -1,0 +1,575 @@
+"""Runs, the run current in each context, and the process run's lifecycle.
+
+This module holds all of runlogger's process-wide state, so that tests (and programs
+that really need to) can put it back with :func:`reset_state`. Nothing happens at
+import: the process run starts the first time a runlogger component is configured
+(or :func:`current_run`/:func:`run` is called).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import contextvars
+import functools
+import inspect
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol, TypeVar, cast
+
+from ._ids import new_run_id, validate_run_id
+
+__all__ = [
+    "RUN_DIR_ENV",
+    "RUN_ID_ENV",
+    "Run",
+    "RunListener",
+    "RunScope",
+    "add_listener",
+    "current_run",
+    "ensure_process_run",
+    "in_current_run",
+    "remove_listener",
+    "reset_state",
+    "run",
+    "start_process_run",
+]
+
+RUN_ID_ENV = "RUNLOGGER_RUN_ID"
+RUN_DIR_ENV = "RUNLOGGER_DIR"
+
+#: Lifecycle events are logged under this name, so they pass the user's handlers.
+_lifecycle_logger = logging.getLogger("runlogger.run")
+
+_FINAL_STATUSES = ("completed", "failed", "terminated")
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
+
+
+@dataclass(eq=False)
+class Run:
+    """One run: identity, status and the run-level facts a summary reports.
+
+    Counts of records are not kept here but by each :class:`RunSummaryHandler`, since
+    two handlers may see different records of the same run.
+    """
+
+    run_id: str
+    name: str | None = None
+    parent: Run | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    #: ``running``, ``completed``, ``failed`` or ``terminated``.
+    status: str = "running"
+    start_time: float = field(default_factory=time.time)
+    end_time: float | None = None
+    #: ``{"type", "message"}`` of the exception that ended the run.
+    exception: dict[str, str] | None = None
+    #: ``"SIGTERM"``/``"SIGINT"`` when a signal ended the run.
+    signal: str | None = None
+    exit_code: int | None = None
+    #: The last progress report, ``{"done", "total", "rate"}``.
+    progress: dict[str, Any] | None = None
+    suppressed_by_event_type: dict[str, int] = field(default_factory=dict)
+    #: True for the process run (started at configuration, ended at interpreter exit).
+    is_process_run: bool = False
+    #: False when this process joined a run another process owns (``RUNLOGGER_RUN_ID``):
+    #: it then adds its counts to that run's summary but never sets its status.
+    owner: bool = True
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    argv: list[str] = field(default_factory=lambda: list(sys.argv))
+
+    @property
+    def parent_run_id(self) -> str | None:
+        """The enclosing run's id, or None for a top-level run."""
+        return self.parent.run_id if self.parent is not None else None
+
+    @property
+    def finished(self) -> bool:
+        return self.end_time is not None
+
+    @property
+    def duration_ms(self) -> int:
+        """Wall-clock milliseconds from start to end (to now while running)."""
+        end = self.end_time if self.end_time is not None else time.time()
+        return max(0, round((end - self.start_time) * 1000))
+
+    def finish(self, status: str | None = None) -> None:
+        """End the run now (idempotent): log ``run_finished`` and write its summary.
+
+        Runs end by themselves (``with run()`` exit, interpreter exit for the process
+        run); call this to know the outcome before the process exits. ``status``
+        overrides the one derived from the exception, signal and exit code.
+        """
+        if status is not None and status not in _FINAL_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(_FINAL_STATUSES)}, not {status!r}.")
+        finish_run(self, status)
+
+    def note_suppressed(self, event_type: str, count: int = 1) -> None:
+        """Record that a sampling filter held back ``count`` records of ``event_type``."""
+        with _state.lock:
+            counts = self.suppressed_by_event_type
+            counts[event_type] = counts.get(event_type, 0) + count
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Remember the exception that ends this run (the first one wins)."""
+        if self.exception is None:
+            self.exception = _describe_exception(exc)
+
+    def __repr__(self) -> str:
+        return f"<Run {self.run_id} name={self.name!r} status={self.status}>"
+
+
+class RunListener(Protocol):
+    """What the summary machinery implements to hear about run starts and ends."""
+
+    def run_started(self, run: Run) -> None: ...
+
+    def run_finished(self, run: Run) -> None: ...
+
+    def counts(self, run: Run) -> tuple[int, int] | None:
+        """``(event_count, error_count)`` counted so far for ``run``, if any."""
+        ...
+
+
+class _State:
+    """Everything process-wide, in one place so it can be reset."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.process_run: Run | None = None
+        self.listeners: list[RunListener] = []
+        self.hooks_installed = False
+        self.previous_excepthook: Callable[..., Any] | None = None
+        self.previous_threading_excepthook: Callable[..., Any] | None = None
+        self.exit_handlers: list[Callable[[Run], None]] = []
+
+
+_state = _State()
+_current: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
+    "runlogger_current_run", default=None
+)
+
+
+def _describe_exception(exc: BaseException) -> dict[str, str]:
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<unprintable {type(exc).__name__}>"
+    return {"type": qualified_name(type(exc)), "message": message}
+
+
+def qualified_name(cls: type) -> str:
+    """``ValueError`` for builtins, ``package.module.Class`` for everything else."""
+    module = getattr(cls, "__module__", None)
+    qualname = getattr(cls, "__qualname__", cls.__name__)
+    if module in (None, "builtins", "__main__"):
+        return str(qualname)
+    return f"{module}.{qualname}"
+
+
+# -- the process run ---------------------------------------------------------------------
+
+
+def ensure_process_run() -> Run:
+    """Return the process run, starting it (and installing exit hooks) on first use.
+
+    A process whose environment names a run (``RUNLOGGER_RUN_ID``) joins that run
+    instead of starting its own; a process that starts a run sets the variable, so
+    the Python processes it starts join it.
+    """
+    process_run = _state.process_run
+    if process_run is not None:
+        return process_run
+    with _state.lock:
+        if _state.process_run is not None:
+            return _state.process_run
+        joined_id = os.environ.get(RUN_ID_ENV)
+        if joined_id:
+            process_run = Run(run_id=validate_run_id(joined_id), is_process_run=True, owner=False)
+        else:
+            process_run = Run(run_id=new_run_id(), is_process_run=True)
+            os.environ[RUN_ID_ENV] = process_run.run_id
+        _state.process_run = process_run
+        _install_hooks()
+        listeners = list(_state.listeners)
+    for listener in listeners:
+        listener.run_started(process_run)
+    return process_run
+
+
+def start_process_run(
+    name: str | None = None, *, run_id: str | None = None, **attributes: Any
+) -> Run:
+    """Start the process run with a chosen name and id, before logging is configured.
+
+    Without it the process run gets a fresh id (or joins ``$RUNLOGGER_RUN_ID``) when the
+    first runlogger component is configured. Raises RuntimeError if it already started.
+    """
+    with _state.lock:
+        if _state.process_run is not None:
+            raise RuntimeError(
+                f"The process run {_state.process_run.run_id} has already started; "
+                "start_process_run() must come before any runlogger component is configured."
+            )
+        process_run = Run(
+            run_id=validate_run_id(run_id) if run_id is not None else new_run_id(),
+            name=name,
+            attributes=attributes,
+            is_process_run=True,
+        )
+        os.environ[RUN_ID_ENV] = process_run.run_id
+        _state.process_run = process_run
+        _install_hooks()
+        listeners = list(_state.listeners)
+    for listener in listeners:
+        listener.run_started(process_run)
+    return process_run
+
+
+def current_run() -> Run:
+    """The run current in this context: the innermost ``with run()``, else the process run."""
+    return _current.get() or ensure_process_run()
+
+
+def current_run_if_started() -> Run | None:
+    """Like :func:`current_run`, but never starts the process run."""
+    return _current.get() or _state.process_run
+
+
+def add_listener(listener: RunListener) -> None:
+    """Subscribe ``listener``; it hears at once about the runs already going."""
+    with _state.lock:
+        if listener in _state.listeners:
+            return
+        _state.listeners.append(listener)
+
+
+def remove_listener(listener: RunListener) -> None:
+    with _state.lock:
+        if listener in _state.listeners:
+            _state.listeners.remove(listener)
+
+
+def add_exit_handler(handler: Callable[[Run], None]) -> None:
+    """Call ``handler(process_run)`` at interpreter exit, before the run is finished."""
+    with _state.lock:
+        if handler not in _state.exit_handlers:
+            _state.exit_handlers.append(handler)
+
+
+def _listeners() -> list[RunListener]:
+    with _state.lock:
+        return list(_state.listeners)
+
+
+# -- finishing runs -----------------------------------------------------------------------
+
+
+def finish_run(run: Run, status: str | None = None) -> None:
+    """End ``run``: set its status and end time, log ``run_finished``, write summaries.
+
+    Idempotent: a run finishes once. A joined process run only hands its counts over.
+    """
+    with _state.lock:
+        if run.finished:
+            return
+        run.end_time = time.time()
+        if status is not None:
+            run.status = status
+        elif run.signal is not None:
+            run.status = "terminated"
+        elif run.exception is not None or (run.exit_code not in (None, 0)):
+            run.status = "failed"
+        else:
+            run.status = "completed"
+    listeners = _listeners()
+    if run.owner:
+        _log_run_finished(run, listeners)
+    for listener in listeners:
+        listener.run_finished(run)
+
+
+def _log_run_finished(run: Run, listeners: list[RunListener]) -> None:
+    counted: tuple[int, int] | None = None
+    for listener in listeners:
+        counted = listener.counts(run)
+        if counted is not None:
+            break
+    fields: dict[str, Any] = {
+        "event_type": "run_finished",
+        "status": run.status,
+        "duration_ms": run.duration_ms,
+        # The run_finished record is counted too, so it includes itself.
+        "event_count": counted[0] + 1 if counted is not None else None,
+        "error_count": counted[1] if counted is not None else None,
+    }
+    if run.name is not None:
+        fields["run_name"] = run.name
+    if run.exception is not None:
+        fields["exception"] = run.exception
+    if run.signal is not None:
+        fields["signal"] = run.signal
+    if run.exit_code is not None:
+        fields["exit_code"] = run.exit_code
+    token = _current.set(run)
+    try:
+        _emit(logging.INFO, "run %s finished: %s", (run.run_id, run.status), fields)
+    finally:
+        _current.reset(token)
+
+
+def _emit(
+    level: int,
+    msg: str,
+    args: tuple[Any, ...],
+    extra: dict[str, Any],
+    exc_info: Any = None,
+) -> None:
+    """Log a lifecycle record even if ``dictConfig`` disabled runlogger's logger.
+
+    ``disable_existing_loggers=True`` (dictConfig's default) disables every logger that
+    existed before the call, ``runlogger.run`` included; the run's own records must
+    still reach the handlers, so they go straight to ``callHandlers``.
+    """
+    logger = _lifecycle_logger
+    if level < logger.getEffectiveLevel():
+        return
+    record = logger.makeRecord(
+        logger.name, level, "(runlogger)", 0, msg, args, exc_info, extra=extra
+    )
+    logger.callHandlers(record)
+
+
+def _log_run_started(run: Run) -> None:
+    fields: dict[str, Any] = {"event_type": "run_started"}
+    if run.name is not None:
+        fields["run_name"] = run.name
+    if run.attributes:
+        fields["attributes"] = run.attributes
+    _emit(logging.INFO, "run %s started", (run.run_id,), fields)
+
+
+def _at_exit() -> None:
+    """Finish the process run after the program's last record, before logging.shutdown.
+
+    ``logging`` registers its shutdown with atexit when it is imported; this is
+    registered later (at configuration), and atexit runs newest first.
+    """
+    process_run = _state.process_run
+    if process_run is None:
+        return
+    with _state.lock:
+        handlers = list(_state.exit_handlers)
+    for handler in handlers:
+        try:
+            handler(process_run)
+        except Exception:
+            _report("an exit handler failed", sys.exc_info()[1])
+    finish_run(process_run)
+
+
+def _excepthook(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """Mark the process run failed and log the exception, then chain to the old hook."""
+    try:
+        process_run = _state.process_run
+        if process_run is not None and not issubclass(exc_type, KeyboardInterrupt):
+            process_run.record_exception(exc)
+        elif process_run is not None:
+            process_run.signal = process_run.signal or "SIGINT"
+        _emit(
+            logging.CRITICAL,
+            "Uncaught exception: %s",
+            (_describe_exception(exc)["type"],),
+            {"event_type": "uncaught_exception"},
+            (exc_type, exc, tb),
+        )
+    except Exception:
+        pass
+    previous = _state.previous_excepthook or sys.__excepthook__
+    previous(exc_type, exc, tb)
+
+
+def _threading_excepthook(args: threading.ExceptHookArgs) -> None:
+    """Log an uncaught thread exception as an error event of the thread's run."""
+    try:
+        if args.exc_type is not SystemExit and args.exc_value is not None:
+            thread_name = args.thread.name if args.thread is not None else "?"
+            _emit(
+                logging.ERROR,
+                "Uncaught exception in thread %s",
+                (thread_name,),
+                {"event_type": "thread_exception", "thread_name": thread_name},
+                (args.exc_type, args.exc_value, args.exc_traceback),
+            )
+    except Exception:
+        pass
+    previous = _state.previous_threading_excepthook or threading.__excepthook__
+    previous(args)
+
+
+def _install_hooks() -> None:
+    if _state.hooks_installed:
+        return
+    _state.hooks_installed = True
+    _state.previous_excepthook = sys.excepthook
+    sys.excepthook = _excepthook
+    _state.previous_threading_excepthook = threading.excepthook
+    threading.excepthook = _threading_excepthook
+    atexit.register(_at_exit)
+
+
+def _uninstall_hooks() -> None:
+    if not _state.hooks_installed:
+        return
+    if sys.excepthook is _excepthook:
+        sys.excepthook = _state.previous_excepthook or sys.__excepthook__
+    if threading.excepthook is _threading_excepthook:
+        threading.excepthook = _state.previous_threading_excepthook or threading.__excepthook__
+    atexit.unregister(_at_exit)
+    _state.hooks_installed = False
+
+
+def reset_state() -> None:
+    """Forget the process run, listeners and hooks (for tests; not for production code)."""
+    with _state.lock:
+        _uninstall_hooks()
+        run_id = _state.process_run.run_id if _state.process_run is not None else None
+        if run_id is not None and os.environ.get(RUN_ID_ENV) == run_id:
+            del os.environ[RUN_ID_ENV]
+        _state.process_run = None
+        _state.listeners.clear()
+        _state.exit_handlers.clear()
+
+
+def _report(what: str, exc: BaseException | None) -> None:
+    """Tell stderr about a failure that has nowhere else to go (like Handler.handleError)."""
+    if logging.raiseExceptions and sys.stderr is not None:
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"runlogger: {what}: {exc!r}\n")
+
+
+# -- explicit runs ------------------------------------------------------------------------
+
+
+class RunScope:
+    """What :func:`run` returns: a context manager (sync and async) and a decorator.
+
+    Used as a decorator, each call of the function is a run of its own.
+    """
+
+    def __init__(self, name: str | None, run_id: str | None, attributes: dict[str, Any]) -> None:
+        self._name = name
+        self._run_id = validate_run_id(run_id) if run_id is not None else None
+        self._attributes = attributes
+        self._active: list[tuple[Run, contextvars.Token[Run | None]]] = []
+
+    # context manager ---------------------------------------------------------------
+    def __enter__(self) -> Run:
+        parent = current_run()
+        new_run = Run(
+            run_id=self._run_id or new_run_id(),
+            name=self._name,
+            parent=parent,
+            attributes=dict(self._attributes),
+        )
+        token = _current.set(new_run)
+        self._active.append((new_run, token))
+        for listener in _listeners():
+            listener.run_started(new_run)
+        _log_run_started(new_run)
+        return new_run
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        finished_run, token = self._active.pop()
+        try:
+            if exc is not None:
+                if isinstance(exc, KeyboardInterrupt):
+                    finished_run.signal = finished_run.signal or "SIGINT"
+                else:
+                    finished_run.record_exception(exc)
+            finish_run(finished_run)
+        finally:
+            _current.reset(token)
+
+    async def __aenter__(self) -> Run:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # decorator ---------------------------------------------------------------------
+    def _fresh(self) -> RunScope:
+        return RunScope(self._name, self._run_id, self._attributes)
+
+    def __call__(self, func: _F) -> _F:
+        if self._name is None:
+            self._name = getattr(func, "__qualname__", None)
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                async with self._fresh():
+                    return await cast(Callable[..., Awaitable[Any]], func)(*args, **kwargs)
+
+            return cast(_F, async_wrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self._fresh():
+                return func(*args, **kwargs)
+
+        return cast(_F, wrapper)
+
+
+def run(name: str | None = None, *, run_id: str | None = None, **attributes: Any) -> RunScope:
+    """Start a run nested in the current one, as ``with run(...)`` or ``@run(...)``.
+
+    Records logged inside carry its ``run_id`` and ``parent_run_id``; asyncio tasks
+    created inside inherit it. On exit the run is ``completed``, or ``failed`` when an
+    exception escapes (the exception still propagates), and its summary is written.
+    ``attributes`` go into the ``run_started`` event and the summary.
+    """
+    return RunScope(name, run_id, attributes)
+
+
+def in_current_run(func: Callable[..., _T]) -> Callable[..., _T]:
+    """Bind ``func`` to the run current now, for calling in another thread.
+
+    Threads do not inherit context variables, so a worker thread logs into the process
+    run unless its target is wrapped::
+
+        threading.Thread(target=runlogger.in_current_run(work)).start()
+        executor.submit(runlogger.in_current_run(work), item)
+    """
+    bound_run = current_run()
+
+    @functools.wraps(func)
+    def bound(*args: Any, **kwargs: Any) -> _T:
+        token = _current.set(bound_run)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _current.reset(token)
+
+    return bound

@@ -1,0 +1,35 @@
+"""Exceptions raised by runlogger.
+
+Each subclass also inherits the builtin it refines, so callers that already catch
+``ValueError`` or ``FileNotFoundError`` keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptSummaryError",
+    "InvalidRunIdError",
+    "MissingBackendError",
+    "RunNotFoundError",
+    "RunloggerError",
+]
+
+
+class RunloggerError(Exception):
+    """Base class of every error runlogger raises on purpose."""
+
+
+class InvalidRunIdError(RunloggerError, ValueError):
+    """A run id that cannot be used as a file name."""
+
+
+class MissingBackendError(RunloggerError, ImportError):
+    """A JSON backend was asked for by name but is not installed."""
+
+
+class RunNotFoundError(RunloggerError, LookupError):
+    """No run (or no unique run) matches the id or prefix asked for."""
+
+
+class CorruptSummaryError(RunloggerError, ValueError):
+    """A summary file exists but is not a readable runlogger summary."""

@@ -1,0 +1,308 @@
+"""RunSummaryHandler: counts every record per run and writes each run's summary.
+
+The counts live in a process-wide book keyed by (directory, run id), not in the
+handler, because ``dictConfig`` closes and replaces handlers mid-run: the new
+handler for the same directory carries on the same counts, and closing a handler
+never ends the run. Runs end through :mod:`runlogger._context` (``with run()`` exit,
+interpreter exit), which tells the book to write the final summaries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from . import _context
+from ._context import Run, current_run_if_started, ensure_process_run
+from ._store import DEFAULT_FILE_MODE, resolve_directory, update_summary
+from ._summary import RunTally, run_metadata
+
+__all__ = ["RunSummaryHandler", "note_logging_error"]
+
+DEFAULT_CHECKPOINT_INTERVAL = 30.0
+#: Finished runs whose counts are kept for late records (threads that outlive a run).
+_FINISHED_KEPT = 1024
+
+
+class _Entry:
+    """The tally of one run in one directory, and when it was last written."""
+
+    __slots__ = ("directory", "dirty", "next_checkpoint", "run", "run_id", "tally")
+
+    def __init__(self, directory: _Directory, run_id: str, run: Run | None) -> None:
+        self.directory = directory
+        self.run_id = run_id
+        self.run = run
+        self.tally = RunTally()
+        self.next_checkpoint = 0.0
+        self.dirty = False
+
+
+class _Directory:
+    """One summaries directory and the settings of the handlers writing to it."""
+
+    __slots__ = ("entries", "file_mode", "handlers", "interval", "path")
+
+    def __init__(self, path: Path, file_mode: int, interval: float) -> None:
+        self.path = path
+        self.file_mode = file_mode
+        self.interval = interval
+        self.handlers = 0
+        self.entries: dict[str, _Entry] = {}
+
+
+class _SummaryBook:
+    """Process-wide counts per (directory, run), and the writing of summaries."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.directories: dict[Path, _Directory] = {}
+        self.finished: OrderedDict[tuple[Path, str], None] = OrderedDict()
+        self.runs: dict[str, Run] = {}
+
+    # handlers come and go -------------------------------------------------------------
+    def attach(self, path: Path, file_mode: int, interval: float) -> _Directory:
+        with self.lock:
+            directory = self.directories.get(path)
+            if directory is None:
+                directory = self.directories[path] = _Directory(path, file_mode, interval)
+            directory.file_mode = file_mode
+            directory.interval = interval
+            directory.handlers += 1
+            process_run = ensure_process_run()
+            self.runs.setdefault(process_run.run_id, process_run)
+            current = current_run_if_started()
+            for started in {process_run, current}:
+                if started is not None and not started.finished:
+                    self.entry(directory, started.run_id, started)
+            return directory
+
+    def detach(self, directory: _Directory) -> None:
+        with self.lock:
+            directory.handlers -= 1
+
+    # the runs' lifecycle (RunListener) ---------------------------------------------------
+    def run_started(self, run: Run) -> None:
+        with self.lock:
+            self.runs[run.run_id] = run
+            live = [d for d in self.directories.values() if d.handlers > 0]
+        for directory in live:
+            self.entry(directory, run.run_id, run)
+
+    def run_finished(self, run: Run) -> None:
+        with self.lock:
+            entries = [
+                d.entries[run.run_id] for d in self.directories.values() if run.run_id in d.entries
+            ]
+            self.runs.pop(run.run_id, None)
+        for entry in entries:
+            entry.run = run
+            self.write(entry)
+            self._keep_finished(entry)
+
+    def counts(self, run: Run) -> tuple[int, int] | None:
+        with self.lock:
+            for directory in self.directories.values():
+                entry = directory.entries.get(run.run_id)
+                if entry is not None:
+                    return entry.tally.event_count, entry.tally.error_count
+        return None
+
+    # counting ----------------------------------------------------------------------------
+    def entry(self, directory: _Directory, run_id: str, run: Run | None = None) -> _Entry:
+        """The entry of ``run_id`` in ``directory``, created (with a checkpoint) if new."""
+        with self.lock:
+            found = directory.entries.get(run_id)
+            if found is not None:
+                return found
+            if run is None:
+                run = self.runs.get(run_id)
+                current = current_run_if_started()
+                if run is None and current is not None and current.run_id == run_id:
+                    run = current
+            created = directory.entries[run_id] = _Entry(directory, run_id, run)
+        self.write(created)
+        return created
+
+    def write(self, entry: _Entry) -> None:
+        """Write ``entry``'s summary (checkpoint or final); failures go to stderr."""
+        run = entry.run
+        contribution = entry.tally.snapshot()
+        if run is not None:
+            contribution["suppressed_by_event_type"] = dict(run.suppressed_by_event_type)
+        metadata = run_metadata(run) if run is not None and run.owner else None
+        entry.dirty = False
+        entry.next_checkpoint = time.time() + entry.directory.interval
+        try:
+            update_summary(
+                entry.directory.path,
+                entry.run_id,
+                contribution,
+                metadata,
+                entry.directory.file_mode,
+            )
+        except Exception as exc:
+            entry.dirty = True
+            _context._report(f"could not write the summary of run {entry.run_id}", exc)
+
+    def _keep_finished(self, entry: _Entry) -> None:
+        with self.lock:
+            key = (entry.directory.path, entry.run_id)
+            self.finished[key] = None
+            while len(self.finished) > _FINISHED_KEPT:
+                (path, run_id), _ = self.finished.popitem(last=False)
+                directory = self.directories.get(path)
+                if directory is not None:
+                    directory.entries.pop(run_id, None)
+
+    def flush(self) -> None:
+        """Write every summary with counts not yet on disk (late records, joined runs)."""
+        with self.lock:
+            pending = [
+                entry
+                for directory in self.directories.values()
+                for entry in directory.entries.values()
+                if entry.dirty
+            ]
+        for entry in pending:
+            self.write(entry)
+
+    def forget_counts(self) -> None:
+        """Start from zero (a forked child: its parent's counts are the parent's)."""
+        with self.lock:
+            for directory in self.directories.values():
+                directory.entries.clear()
+            self.finished.clear()
+
+
+_book = _SummaryBook()
+_book_registered = False
+
+
+def _register_book() -> None:
+    global _book_registered
+    with _book.lock:
+        if _book_registered:
+            return
+        _book_registered = True
+    _context.add_listener(_book)
+
+
+def reset_book() -> None:
+    """Forget every count and directory (for tests)."""
+    global _book, _book_registered
+    _context.remove_listener(_book)
+    _book = _SummaryBook()
+    _book_registered = False
+
+
+def note_logging_error(record: logging.LogRecord) -> None:
+    """Count a record that some handler failed to write into its run's ``logging_errors``."""
+    try:
+        run_id = record.__dict__.get("run_id")
+        if run_id is None:
+            run_id = _context.current_run().run_id
+        with _book.lock:
+            entries = [d.entries[run_id] for d in _book.directories.values() if run_id in d.entries]
+        for entry in entries:
+            entry.tally.add_logging_error()
+            entry.dirty = True
+    except Exception:
+        pass
+
+
+def _flush_at_exit(_process_run: Run) -> None:
+    _book.flush()
+
+
+class RunSummaryHandler(logging.Handler):
+    """Counts every record it receives into its run's summary in ``directory``.
+
+    Put it on the root logger (or wherever the records of interest pass); it writes
+    nothing per record. Each run's summary is written as ``<directory>/<run_id>.json``
+    with ``status: running`` when the run starts (and every ``checkpoint_interval``
+    seconds while records arrive), and for good when the run ends: at the end of a
+    ``with run()`` block, and for the process run at interpreter exit, whether the
+    program ended normally or with an uncaught exception.
+
+    ``directory`` defaults to ``$RUNLOGGER_DIR``, else ``./runs``; it is created if
+    missing. Summary files get ``file_mode`` (0600 by default) whatever the umask.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        level: int | str = logging.NOTSET,
+        *,
+        file_mode: int = DEFAULT_FILE_MODE,
+        checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+    ) -> None:
+        if not isinstance(file_mode, int) or not 0 <= file_mode <= 0o777:
+            raise ValueError(
+                f"file_mode must be a permission number such as 0o600, not {file_mode!r}."
+            )
+        if not isinstance(checkpoint_interval, (int, float)) or checkpoint_interval <= 0:
+            raise ValueError(
+                "checkpoint_interval must be a positive number of seconds, "
+                f"not {checkpoint_interval!r}."
+            )
+        super().__init__(level)
+        path = resolve_directory(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        self.directory = path
+        self._closed = False
+        _register_book()
+        _context.add_exit_handler(_flush_at_exit)
+        self._dir = _book.attach(path, file_mode, float(checkpoint_interval))
+
+    def handle(self, record: logging.LogRecord) -> Any:
+        """Filter and count, without the handler lock: the tally has its own."""
+        result = self.filter(record)
+        if result:
+            self.emit(record)
+        return result
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            run_id = record.__dict__.get("run_id")
+            if run_id is None:
+                run_id = _context.current_run().run_id
+            entry = self._dir.entries.get(run_id)
+            if entry is None:
+                entry = _book.entry(self._dir, str(run_id))
+            entry.tally.add(record)
+            if entry.run is not None and entry.run.finished:
+                entry.dirty = True
+            elif record.created >= entry.next_checkpoint:
+                _book.write(entry)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Report as usual, and count the failure in the run's ``logging_errors``."""
+        note_logging_error(record)
+        super().handleError(record)
+
+    def close(self) -> None:
+        """Detach from the directory; the run (and its counts) go on. Idempotent."""
+        try:
+            self.acquire()
+            try:
+                if not self._closed:
+                    self._closed = True
+                    _book.detach(self._dir)
+            finally:
+                self.release()
+        finally:
+            super().close()
+
+    def __repr__(self) -> str:
+        level = logging.getLevelName(self.level)
+        return f"<{type(self).__name__} {self.directory} ({level})>"

@@ -1,0 +1,152 @@
+"""Where runs live on disk, and writing summaries safely.
+
+A summary is rewritten whole, atomically (temp file in the same directory, fsync,
+``os.replace``), so a reader or a crash sees the old or the new file, never half of
+one. Several processes may add to one run's summary (children that joined it), so
+the read-merge-write happens under an exclusive ``flock`` on the directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ._context import RUN_DIR_ENV
+from ._ids import validate_run_id
+from ._summary import summary_document
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one writer per run is assumed there
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "DEFAULT_DIR",
+    "DEFAULT_FILE_MODE",
+    "contributor_key",
+    "events_path",
+    "resolve_directory",
+    "summary_path",
+    "update_summary",
+    "write_json_atomic",
+]
+
+DEFAULT_DIR = "runs"
+DEFAULT_FILE_MODE = 0o600
+
+
+def resolve_directory(directory: str | os.PathLike[str] | None) -> Path:
+    """The runs directory as an absolute path: argument, ``$RUNLOGGER_DIR``, or ``./runs``.
+
+    Made absolute at configuration, so a later ``os.chdir`` does not move the output.
+    """
+    if directory is None:
+        directory = os.environ.get(RUN_DIR_ENV) or DEFAULT_DIR
+    return Path(os.path.abspath(os.fspath(directory)))
+
+
+def summary_path(directory: Path, run_id: str) -> Path:
+    return directory / f"{validate_run_id(run_id)}.json"
+
+
+def events_path(directory: Path, run_id: str) -> Path:
+    return directory / f"{validate_run_id(run_id)}.jsonl"
+
+
+def contributor_key() -> str:
+    """How this process names its share of a run's counts: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def write_json_atomic(path: Path, document: Mapping[str, Any], file_mode: int) -> None:
+    """Replace ``path`` with ``document`` atomically, the file created with ``file_mode``.
+
+    The temp file is opened with ``O_EXCL | O_NOFOLLOW`` and its mode set with
+    ``fchmod`` (so the umask cannot widen or narrow it); ``os.replace`` swaps the
+    directory entry, so a symlink planted at ``path`` is replaced, never followed.
+    """
+    data = json.dumps(document, ensure_ascii=False, allow_nan=False, indent=2).encode("utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, file_mode)
+    try:
+        try:
+            os.fchmod(fd, file_mode)
+            view = memoryview(data + b"\n")
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _read_existing(path: Path) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            document = json.load(stream)
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def update_summary(
+    directory: Path,
+    run_id: str,
+    contribution: Mapping[str, Any],
+    metadata: Mapping[str, Any] | None,
+    file_mode: int = DEFAULT_FILE_MODE,
+    key: str | None = None,
+) -> dict[str, Any]:
+    """Write this process's ``contribution`` into the run's summary and return it.
+
+    ``metadata`` (status, times, …) is given by the process that owns the run; a
+    process that only joined it passes None and keeps what the owner wrote.
+    """
+    path = summary_path(directory, run_id)
+    with _directory_lock(directory):
+        existing = _read_existing(path) or {}
+        contributors: dict[str, Any] = {}
+        previous = existing.get("contributors")
+        if isinstance(previous, dict):
+            contributors.update(previous)
+        contributors[key or contributor_key()] = dict(contribution)
+        if metadata is None:
+            metadata = existing if existing.get("run_id") == run_id else _joined_metadata(run_id)
+        document = summary_document(metadata, contributors, time.time())
+        write_json_atomic(path, document, file_mode)
+    return document
+
+
+def _joined_metadata(run_id: str) -> dict[str, Any]:
+    """Placeholder identity for a run whose owner has not written its summary yet."""
+    return {
+        "run_id": run_id,
+        "status": "running",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }

@@ -1,0 +1,75 @@
+"""Shared helpers for the tests: strict JSON reading and running Python in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def parse_line(line: str) -> dict[str, Any]:
+    """Parse one JSON line strictly (no NaN/Infinity), and insist on an object."""
+    value = json.loads(line, parse_constant=_refuse_constant)
+    assert isinstance(value, dict), line
+    return value
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every line of a JSON-lines file, each parsed strictly; the file must end in a newline."""
+    data = path.read_bytes()
+    assert data.endswith(b"\n"), f"{path} does not end with a newline"
+    return [parse_line(line) for line in data.decode("utf-8").splitlines()]
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The lines of ``text`` that are JSON objects, parsed strictly."""
+    return [parse_line(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def read_summary(directory: Path, run_id: str) -> dict[str, Any]:
+    document = json.loads((directory / f"{run_id}.json").read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process: no inherited run, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNLOGGER_")}
+    env.pop("NO_COLOR", None)
+    env.update(extra)
+    return env
+
+
+def run_python(
+    code: str,
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    check_exit: int | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (dedented) as a script in a fresh interpreter and capture its output."""
+    script = cwd / "script_under_test.py"
+    script.write_text(textwrap.dedent(code), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env=env if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check_exit is not None:
+        assert result.returncode == check_exit, (result.returncode, result.stdout, result.stderr)
+    return result

@@ -1,0 +1,299 @@
+"""RunSummaryHandler: exact counts, first error, checkpoints, files, the handler contract."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import os
+import stat
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import runlogger
+from runlogger import RunContextFilter, RunSummaryHandler
+from support import read_summary
+
+
+def _logger(name: str, handler: logging.Handler) -> logging.Logger:
+    """A named logger whose records reach ``handler`` on the root, as in real setups."""
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    return logging.getLogger(f"test.{name}")
+
+
+def _finish_process_run() -> runlogger.Run:
+    process_run = runlogger.current_run()
+    process_run.finish()
+    return process_run
+
+
+def test_checkpoint_is_written_when_the_run_starts(runs_dir: Path) -> None:
+    RunSummaryHandler(runs_dir)
+    summary = read_summary(runs_dir, runlogger.current_run().run_id)
+    assert summary["schema"] == "runlogger.summary/1"
+    assert summary["status"] == "running"
+    assert summary["end_time"] is None
+    assert summary["pid"] == os.getpid()
+
+
+def test_counts_by_level_and_event_type(runs_dir: Path) -> None:
+    log = _logger("counts", RunSummaryHandler(runs_dir))
+    log.debug("d")
+    log.info("i", extra={"event_type": "item_processed"})
+    log.info("i", extra={"event_type": "item_processed"})
+    log.warning("w")
+    log.error("e", extra={"event_type": "item_failed"})
+    log.critical("c")
+    summary = read_summary(runs_dir, _finish_process_run().run_id)
+    assert summary["counts_by_level"] == {
+        "DEBUG": 1,
+        "INFO": 3,
+        "WARNING": 1,
+        "ERROR": 1,
+        "CRITICAL": 1,
+    }  # INFO 3: two records and run_finished
+    assert summary["counts_by_event_type"] == {
+        "item_processed": 2,
+        "item_failed": 1,
+        "run_finished": 1,
+    }
+    assert (summary["event_count"], summary["error_count"], summary["warning_count"]) == (7, 2, 1)
+
+
+def test_first_error_is_the_first_one(runs_dir: Path) -> None:
+    log = _logger("first", RunSummaryHandler(runs_dir))
+    log.info("fine")
+    try:
+        raise KeyError("k")
+    except KeyError:
+        log.exception("first failure %d", 1)
+    log.error("second failure")
+    summary = read_summary(runs_dir, _finish_process_run().run_id)
+    first = summary["first_error"]
+    assert first["message"] == "first failure 1"
+    assert first["exc_type"] == "KeyError"
+    assert first["logger"] == "test.first"
+    assert first["timestamp"].endswith("Z")
+
+
+def test_first_error_is_null_without_errors(runs_dir: Path) -> None:
+    _logger("noerr", RunSummaryHandler(runs_dir)).info("fine")
+    assert read_summary(runs_dir, _finish_process_run().run_id)["first_error"] is None
+
+
+def test_final_summary_has_status_times_and_duration(runs_dir: Path) -> None:
+    RunSummaryHandler(runs_dir)
+    summary = read_summary(runs_dir, _finish_process_run().run_id)
+    assert summary["status"] == "completed"
+    assert summary["end_time"] >= summary["start_time"]
+    assert isinstance(summary["duration_ms"], int)
+    assert summary["duration_ms"] >= 0
+
+
+def test_nested_run_gets_its_own_summary(runs_dir: Path) -> None:
+    log = _logger("nested", RunSummaryHandler(runs_dir))
+    handler_filter = RunContextFilter()
+    logging.getLogger().handlers[-1].addFilter(handler_filter)
+    with runlogger.run("inner", batch=7) as inner:
+        assert read_summary(runs_dir, inner.run_id)["status"] == "running"
+        log.info("inside")
+    summary = read_summary(runs_dir, inner.run_id)
+    assert summary["name"] == "inner"
+    assert summary["parent_run_id"] == runlogger.current_run().run_id
+    assert summary["attributes"] == {"batch": 7}
+    assert summary["counts_by_level"] == {"INFO": 3}  # run_started, inside, run_finished
+    assert summary["counts_by_event_type"] == {"run_started": 1, "run_finished": 1}
+
+
+def test_failed_run_records_the_exception(runs_dir: Path) -> None:
+    RunSummaryHandler(runs_dir)
+    with pytest.raises(ValueError, match="boom"), runlogger.run("bad") as bad:
+        raise ValueError("boom")
+    summary = read_summary(runs_dir, bad.run_id)
+    assert summary["status"] == "failed"
+    assert summary["exception"] == {"type": "ValueError", "message": "boom"}
+
+
+def test_summary_file_mode_is_0600_whatever_the_umask(runs_dir: Path) -> None:
+    old = os.umask(0)
+    try:
+        RunSummaryHandler(runs_dir)
+    finally:
+        os.umask(old)
+    path = runs_dir / f"{runlogger.current_run().run_id}.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_file_mode_is_configurable(runs_dir: Path) -> None:
+    RunSummaryHandler(runs_dir, file_mode=0o640)
+    path = runs_dir / f"{runlogger.current_run().run_id}.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"file_mode": "rw"}, "file_mode"), ({"checkpoint_interval": 0}, "checkpoint_interval")],
+)
+def test_bad_arguments_are_refused(runs_dir: Path, kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RunSummaryHandler(runs_dir, **kwargs)
+
+
+def test_no_temp_files_are_left(runs_dir: Path) -> None:
+    log = _logger("tmp", RunSummaryHandler(runs_dir, checkpoint_interval=1e-9))
+    for _ in range(20):
+        log.info("x")
+    _finish_process_run()
+    assert [p.name for p in runs_dir.iterdir()] == [f"{runlogger.current_run().run_id}.json"]
+
+
+def test_close_is_idempotent_and_does_not_end_the_run(runs_dir: Path) -> None:
+    handler = RunSummaryHandler(runs_dir)
+    handler.close()
+    handler.close()
+    summary = read_summary(runs_dir, runlogger.current_run().run_id)
+    assert summary["status"] == "running"
+
+
+def test_reconfiguring_keeps_the_run_and_its_counts(runs_dir: Path) -> None:
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {
+            "summary": {"class": "runlogger.RunSummaryHandler", "directory": str(runs_dir)}
+        },
+        "root": {"level": "INFO", "handlers": ["summary"]},
+    }
+    logging.config.dictConfig(config)
+    run_id = runlogger.current_run().run_id
+    logging.getLogger("a").info("one")
+    logging.config.dictConfig(config)  # closes the first handler
+    assert read_summary(runs_dir, run_id)["status"] == "running"
+    logging.getLogger("a").info("two")
+    assert runlogger.current_run().run_id == run_id
+    summary = read_summary(runs_dir, _finish_process_run().run_id)
+    assert summary["counts_by_level"] == {"INFO": 3}  # one, two, run_finished
+
+
+def test_default_dictconfig_does_not_silence_run_events(runs_dir: Path) -> None:
+    """dictConfig disables existing loggers by default; run_finished must still be counted."""
+    import runlogger._context  # noqa: F401  (the lifecycle logger exists before the call)
+
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "handlers": {
+                "summary": {"class": "runlogger.RunSummaryHandler", "directory": str(runs_dir)}
+            },
+            "root": {"level": "INFO", "handlers": ["summary"]},
+        }
+    )
+    assert logging.getLogger("runlogger.run").disabled
+    summary = read_summary(runs_dir, _finish_process_run().run_id)
+    assert summary["counts_by_event_type"] == {"run_finished": 1}
+
+
+def test_periodic_checkpoint_shows_progress(runs_dir: Path) -> None:
+    log = _logger("ckpt", RunSummaryHandler(runs_dir, checkpoint_interval=1e-9))
+    for _ in range(3):
+        log.info("x")
+    summary = read_summary(runs_dir, runlogger.current_run().run_id)
+    assert summary["status"] == "running"
+    assert summary["event_count"] >= 2
+
+
+def test_emit_failure_reaches_handle_error(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    handler = RunSummaryHandler(runs_dir)
+    seen: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", seen.append)
+    broken = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
+    del broken.__dict__["levelno"]
+    handler.handle(broken)  # must not raise
+    assert seen == [broken]
+
+
+def test_recursion_error_is_not_swallowed(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runlogger import _summary
+
+    def recurse(self: object, record: logging.LogRecord) -> None:
+        raise RecursionError
+
+    handler = RunSummaryHandler(runs_dir)
+    monkeypatch.setattr(_summary.RunTally, "add", recurse)
+    with pytest.raises(RecursionError):
+        handler.handle(logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None))
+
+
+def test_failed_writes_of_a_run_file_handler_are_counted(runs_dir: Path) -> None:
+    summary_handler = RunSummaryHandler(runs_dir)
+    run_id = runlogger.current_run().run_id
+    (runs_dir / f"{run_id}.jsonl").mkdir()  # the event file cannot be opened
+    file_handler = runlogger.RunFileHandler(runs_dir)
+    log = _logger("broken", summary_handler)
+    logging.getLogger().addHandler(file_handler)
+    old = logging.raiseExceptions
+    logging.raiseExceptions = False
+    try:
+        log.info("cannot be written")
+        log.info("nor this")
+    finally:
+        logging.raiseExceptions = old
+    summary = read_summary(runs_dir, _finish_process_run().run_id)
+    assert summary["logging_errors"] == 3  # two records and run_finished
+    assert summary["counts_by_level"]["INFO"] == 3
+
+
+def test_counts_are_exact_across_threads(runs_dir: Path) -> None:
+    log = _logger("threads", RunSummaryHandler(runs_dir))
+
+    def work() -> None:
+        for _ in range(2000):
+            log.info("x", extra={"event_type": "tick"})
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    summary = read_summary(runs_dir, _finish_process_run().run_id)
+    assert summary["counts_by_event_type"]["tick"] == 16_000
+
+
+def test_summary_is_valid_json_with_all_documented_keys(runs_dir: Path) -> None:
+    RunSummaryHandler(runs_dir)
+    summary = read_summary(runs_dir, _finish_process_run().run_id)
+    documented = [
+        "schema",
+        "run_id",
+        "name",
+        "parent_run_id",
+        "status",
+        "start_time",
+        "end_time",
+        "updated_at",
+        "duration_ms",
+        "event_count",
+        "counts_by_level",
+        "counts_by_event_type",
+        "error_count",
+        "warning_count",
+        "first_error",
+        "exception",
+        "signal",
+        "logging_errors",
+        "suppressed_by_event_type",
+        "progress",
+        "exit_code",
+        "host",
+        "pid",
+        "argv",
+    ]
+    assert list(summary)[: len(documented)] == documented
+    assert summary["argv"] == sys.argv
+    json.dumps(summary, allow_nan=False)
