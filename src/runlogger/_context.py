@@ -75,8 +75,8 @@ class Run:
     #: ``"SIGTERM"``/``"SIGINT"`` when a signal ended the run.
     signal: str | None = None
     exit_code: int | None = None
-    #: The last progress report, ``{"done", "total", "rate"}``.
-    progress: dict[str, Any] | None = None
+    #: The last progress report, ``{"done", "total", "rate"}`` (see :meth:`progress`).
+    last_progress: dict[str, Any] | None = None
     suppressed_by_event_type: dict[str, int] = field(default_factory=dict)
     #: True for the process run (started at configuration, ended at interpreter exit).
     is_process_run: bool = False
@@ -112,6 +112,16 @@ class Run:
         if status is not None and status not in _FINAL_STATUSES:
             raise ValueError(f"status must be one of {', '.join(_FINAL_STATUSES)}, not {status!r}.")
         finish_run(self, status)
+
+    def progress(self, done: int, total: int | None = None, **fields: Any) -> None:
+        """Report how far the run got; logs a ``progress`` event at most every few seconds.
+
+        See :func:`runlogger.track` for loops. The summary (and the ``running``
+        checkpoint) keep the last report as ``progress: {done, total, rate}``.
+        """
+        from ._progress import report_progress
+
+        report_progress(self, done, total, **fields)
 
     def note_suppressed(self, event_type: str, count: int = 1) -> None:
         """Record that a sampling filter held back ``count`` records of ``event_type``."""

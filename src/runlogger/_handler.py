@@ -22,7 +22,7 @@ from ._context import Run, current_run_if_started, ensure_process_run
 from ._store import DEFAULT_FILE_MODE, resolve_directory, update_summary
 from ._summary import RunTally, run_metadata
 
-__all__ = ["RunSummaryHandler", "note_logging_error"]
+__all__ = ["RunSummaryHandler", "checkpoint", "note_logging_error"]
 
 DEFAULT_CHECKPOINT_INTERVAL = 30.0
 #: Finished runs whose counts are kept for late records (threads that outlive a run).
@@ -199,6 +199,20 @@ def reset_book() -> None:
     _context.remove_listener(_book)
     _book = _SummaryBook()
     _book_registered = False
+
+
+def checkpoint(run: Run) -> None:
+    """Write ``run``'s ``running`` checkpoint now, in every directory that counts it.
+
+    For news that should not wait for the next periodic checkpoint (a progress report).
+    """
+    with _book.lock:
+        entries = [
+            d.entries[run.run_id] for d in _book.directories.values() if run.run_id in d.entries
+        ]
+    for entry in entries:
+        if not (entry.run is not None and entry.run.finished):
+            _book.write(entry)
 
 
 def note_logging_error(record: logging.LogRecord) -> None:

@@ -171,7 +171,7 @@ def run_metadata(run: Run) -> dict[str, Any]:
         "duration_ms": run.duration_ms,
         "exception": run.exception,
         "signal": run.signal,
-        "progress": run.progress,
+        "progress": run.last_progress,
         "exit_code": run.exit_code,
         "host": run.host,
         "pid": run.pid,
