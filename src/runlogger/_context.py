@@ -19,6 +19,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -161,6 +162,8 @@ class _State:
         self.previous_excepthook: Callable[..., Any] | None = None
         self.previous_threading_excepthook: Callable[..., Any] | None = None
         self.exit_handlers: list[Callable[[Run], None]] = []
+        #: Runs started and not yet finished, so a forked child can disown them.
+        self.live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
 
 
 _state = _State()
@@ -175,6 +178,15 @@ def _describe_exception(exc: BaseException) -> dict[str, str]:
     except Exception:
         message = f"<unprintable {type(exc).__name__}>"
     return {"type": qualified_name(type(exc)), "message": message}
+
+
+def exit_status(code: object) -> int:
+    """The process exit status that ``SystemExit(code)`` produces."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1
 
 
 def qualified_name(cls: type) -> str:
@@ -393,17 +405,20 @@ def _excepthook(
     """Mark the process run failed and log the exception, then chain to the old hook."""
     try:
         process_run = _state.process_run
-        if process_run is not None and not issubclass(exc_type, KeyboardInterrupt):
-            process_run.record_exception(exc)
-        elif process_run is not None:
-            process_run.signal = process_run.signal or "SIGINT"
-        _emit(
-            logging.CRITICAL,
-            "Uncaught exception: %s",
-            (_describe_exception(exc)["type"],),
-            {"event_type": "uncaught_exception"},
-            (exc_type, exc, tb),
-        )
+        if issubclass(exc_type, KeyboardInterrupt):
+            if process_run is not None:
+                process_run.signal = process_run.signal or "SIGINT"
+            _emit(logging.WARNING, "Interrupted", (), {"event_type": "interrupted"})
+        else:
+            if process_run is not None:
+                process_run.record_exception(exc)
+            _emit(
+                logging.CRITICAL,
+                "Uncaught exception: %s",
+                (_describe_exception(exc)["type"],),
+                {"event_type": "uncaught_exception"},
+                (exc_type, exc, tb),
+            )
     except Exception:
         pass
     previous = _state.previous_excepthook or sys.__excepthook__
@@ -428,10 +443,64 @@ def _threading_excepthook(args: threading.ExceptHookArgs) -> None:
     previous(args)
 
 
+_fork_hook_registered = False
+
+
+def _after_fork_in_child() -> None:
+    """A forked child inherits the parent's runs but owns none of them.
+
+    It becomes a contributor: its own records are counted from zero and added to the
+    runs' summaries when it exits, and it never writes a run's status. A thread of the
+    parent may have held the state lock at the fork, so the lock is made anew.
+    """
+    _state.lock = threading.RLock()
+    process_run = _state.process_run
+    if process_run is None:
+        return
+    for live in list(_state.live_runs) + [process_run]:
+        live.owner = False
+        live.pid = os.getpid()
+    _arrange_multiprocessing_flush(after_fork=True)
+
+
+def _arrange_multiprocessing_flush(after_fork: bool = False) -> None:
+    """Make a multiprocessing child hand its counts over before it exits.
+
+    multiprocessing children leave through ``os._exit``, which skips atexit; they run
+    multiprocessing's own finalizers instead. A forked child clears that registry
+    after the fork, so there the finalizer is registered from an after-fork callback.
+    Pool.terminate() ends workers with SIGTERM, so a worker also turns SIGTERM into
+    SystemExit, which runs the finalizers on its way out.
+    """
+    util = sys.modules.get("multiprocessing.util")
+    if util is None:
+        return
+    if after_fork:
+        util.register_after_fork(_state, _register_multiprocessing_finalizer)
+        return
+    process_module = sys.modules.get("multiprocessing.process")
+    if process_module is not None and process_module.parent_process() is not None:
+        _register_multiprocessing_finalizer(_state)
+
+
+def _register_multiprocessing_finalizer(_obj: object) -> None:
+    util = sys.modules["multiprocessing.util"]
+    util.Finalize(None, _at_exit, exitpriority=100)
+    from ._signals import exit_on_sigterm
+
+    exit_on_sigterm()
+
+
 def _install_hooks() -> None:
+    global _fork_hook_registered
     if _state.hooks_installed:
         return
     _state.hooks_installed = True
+    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook_registered = True
+    if _state.process_run is not None and not _state.process_run.owner:
+        _arrange_multiprocessing_flush()
     _state.previous_excepthook = sys.excepthook
     sys.excepthook = _excepthook
     _state.previous_threading_excepthook = threading.excepthook
@@ -452,6 +521,9 @@ def _uninstall_hooks() -> None:
 
 def reset_state() -> None:
     """Forget the process run, listeners and hooks (for tests; not for production code)."""
+    from ._signals import uninstall_signal_handlers
+
+    uninstall_signal_handlers()
     with _state.lock:
         _uninstall_hooks()
         run_id = _state.process_run.run_id if _state.process_run is not None else None
@@ -495,6 +567,7 @@ class RunScope:
         )
         token = _current.set(new_run)
         self._active.append((new_run, token))
+        _state.live_runs.add(new_run)
         for listener in _listeners():
             listener.run_started(new_run)
         _log_run_started(new_run)
@@ -508,11 +581,14 @@ class RunScope:
     ) -> None:
         finished_run, token = self._active.pop()
         try:
-            if exc is not None:
-                if isinstance(exc, KeyboardInterrupt):
-                    finished_run.signal = finished_run.signal or "SIGINT"
-                else:
-                    finished_run.record_exception(exc)
+            if isinstance(exc, KeyboardInterrupt):
+                finished_run.signal = finished_run.signal or "SIGINT"
+            elif isinstance(exc, SystemExit):
+                code = exit_status(exc.code)
+                if code != 0:
+                    finished_run.exit_code = code
+            elif exc is not None:
+                finished_run.record_exception(exc)
             finish_run(finished_run)
         finally:
             _current.reset(token)

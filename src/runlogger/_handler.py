@@ -184,12 +184,24 @@ _book = _SummaryBook()
 _book_registered = False
 
 
+_fork_hook_registered = False
+
+
+def _after_fork_in_child() -> None:
+    """A forked child counts its own records from zero, under locks of its own."""
+    _book.lock = threading.RLock()
+    _book.forget_counts()
+
+
 def _register_book() -> None:
-    global _book_registered
+    global _book_registered, _fork_hook_registered
     with _book.lock:
         if _book_registered:
             return
         _book_registered = True
+        if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook_registered = True
     _context.add_listener(_book)
 
 
@@ -246,6 +258,10 @@ class RunSummaryHandler(logging.Handler):
 
     ``directory`` defaults to ``$RUNLOGGER_DIR``, else ``./runs``; it is created if
     missing. Summary files get ``file_mode`` (0600 by default) whatever the umask.
+
+    With ``handle_signals=True``, SIGTERM and SIGINT end the process run as
+    ``terminated`` (with a ``signal`` field) and the process still exits with status
+    143 / 130; an application's own handlers are chained, ignored signals left alone.
     """
 
     def __init__(
@@ -255,6 +271,7 @@ class RunSummaryHandler(logging.Handler):
         *,
         file_mode: int = DEFAULT_FILE_MODE,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+        handle_signals: bool = False,
     ) -> None:
         if not isinstance(file_mode, int) or not 0 <= file_mode <= 0o777:
             raise ValueError(
@@ -273,6 +290,10 @@ class RunSummaryHandler(logging.Handler):
         _register_book()
         _context.add_exit_handler(_flush_at_exit)
         self._dir = _book.attach(path, file_mode, float(checkpoint_interval))
+        if handle_signals:
+            from ._signals import install_signal_handlers
+
+            install_signal_handlers()
 
     def handle(self, record: logging.LogRecord) -> Any:
         """Filter and count, without the handler lock: the tally has its own."""
