@@ -162,6 +162,8 @@ class _State:
         self.previous_excepthook: Callable[..., Any] | None = None
         self.previous_threading_excepthook: Callable[..., Any] | None = None
         self.exit_handlers: list[Callable[[Run], None]] = []
+        #: Set once the process run is being finished: signals then only record.
+        self.exiting = False
         #: Runs started and not yet finished, so a forked child can disown them.
         self.live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
 
@@ -389,6 +391,7 @@ def _at_exit() -> None:
     process_run = _state.process_run
     if process_run is None:
         return
+    _state.exiting = True
     with _state.lock:
         handlers = list(_state.exit_handlers)
     for handler in handlers:
@@ -530,6 +533,7 @@ def reset_state() -> None:
         if run_id is not None and os.environ.get(RUN_ID_ENV) == run_id:
             del os.environ[RUN_ID_ENV]
         _state.process_run = None
+        _state.exiting = False
         _state.listeners.clear()
         _state.exit_handlers.clear()
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import _context
 from ._context import Run, current_run_if_started, ensure_process_run
-from ._store import DEFAULT_FILE_MODE, resolve_directory, update_summary
+from ._store import DEFAULT_FILE_MODE, read_contributors, resolve_directory, update_summary
 from ._summary import RunTally, run_metadata
 
 __all__ = ["RunSummaryHandler", "checkpoint", "note_logging_error"]
@@ -27,6 +27,10 @@ __all__ = ["RunSummaryHandler", "checkpoint", "note_logging_error"]
 DEFAULT_CHECKPOINT_INTERVAL = 30.0
 #: Finished runs whose counts are kept for late records (threads that outlive a run).
 _FINISHED_KEPT = 1024
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
 
 
 class _Entry:
@@ -106,12 +110,24 @@ class _SummaryBook:
             self._keep_finished(entry)
 
     def counts(self, run: Run) -> tuple[int, int] | None:
+        """``(event_count, error_count)`` of ``run``: this process's and, from the
+        summary file, those of the processes that joined it."""
         with self.lock:
-            for directory in self.directories.values():
-                entry = directory.entries.get(run.run_id)
-                if entry is not None:
-                    return entry.tally.event_count, entry.tally.error_count
-        return None
+            entry = next(
+                (
+                    d.entries[run.run_id]
+                    for d in self.directories.values()
+                    if run.run_id in d.entries
+                ),
+                None,
+            )
+        if entry is None:
+            return None
+        events, errors = entry.tally.event_count, entry.tally.error_count
+        for part in read_contributors(entry.directory.path, run.run_id, exclude_own=True):
+            events += _int(part.get("event_count"))
+            errors += _int(part.get("error_count"))
+        return events, errors
 
     # counting ----------------------------------------------------------------------------
     def entry(self, directory: _Directory, run_id: str, run: Run | None = None) -> _Entry:

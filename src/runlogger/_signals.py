@@ -40,6 +40,8 @@ def _mark_terminated(signum: int) -> None:
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     _mark_terminated(signum)
+    if _context._state.exiting:
+        return  # already on the way out: let the summary be written
     previous = _previous.get(signum)
     if callable(previous):
         previous(signum, frame)

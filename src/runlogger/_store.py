@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_FILE_MODE",
     "contributor_key",
     "events_path",
+    "read_contributors",
     "resolve_directory",
     "summary_path",
     "update_summary",
@@ -140,6 +141,22 @@ def update_summary(
         document = summary_document(metadata, contributors, time.time())
         write_json_atomic(path, document, file_mode)
     return document
+
+
+def read_contributors(
+    directory: Path, run_id: str, *, exclude_own: bool = False
+) -> list[dict[str, Any]]:
+    """The per-process counts recorded in a run's summary (empty if there is none)."""
+    existing = _read_existing(summary_path(directory, run_id)) or {}
+    contributors = existing.get("contributors")
+    if not isinstance(contributors, dict):
+        return []
+    own = contributor_key()
+    return [
+        part
+        for key, part in contributors.items()
+        if isinstance(part, dict) and not (exclude_own and key == own)
+    ]
 
 
 def _joined_metadata(run_id: str) -> dict[str, Any]:
