@@ -460,7 +460,7 @@ def _after_fork_in_child() -> None:
     process_run = _state.process_run
     if process_run is None:
         return
-    for live in list(_state.live_runs) + [process_run]:
+    for live in [*_state.live_runs, process_run]:
         live.owner = False
         live.pid = os.getpid()
     _arrange_multiprocessing_flush(after_fork=True)
