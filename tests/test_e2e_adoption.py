@@ -254,3 +254,24 @@ def test_runs_dir_from_environment(tmp_path: Path) -> None:
     result = run_python(code, cwd=tmp_path, env=script_env, check_exit=0)
     (run_id,) = {e["run_id"] for e in json_lines(result.stdout)}
     assert read_summary(tmp_path / "elsewhere", run_id)["status"] == "completed"
+
+
+def test_explicit_runs_example(tmp_path: Path) -> None:
+    events, result = _run_example(tmp_path, "explicit_runs.py")
+    marker = next(line for line in result.stdout.splitlines() if line.startswith("# nightly-etl"))
+    etl_id = marker.split()[3].rstrip(":")
+    starts = {e["run_id"]: e for e in events if e.get("event_type") == "run_started"}
+    assert starts[etl_id]["run_name"] == "nightly-etl"
+    assert starts[etl_id]["attributes"] == {"region": "eu"}
+    by_name = {e["run_name"]: rid for rid, e in starts.items()}
+    fetched = [e for e in events if e.get("event_type") == "source_fetched"]
+    assert {e["run_id"] for e in fetched} == {by_name["fetch"]}
+    rows = [e for e in events if e.get("event_type") == "row_transformed"]
+    assert {e["run_id"] for e in rows} == {etl_id}
+    loads = [e for e in events if e.get("event_type") == "partition_loaded"]
+    assert len({e["run_id"] for e in loads}) == 2
+    assert all(e["parent_run_id"] == etl_id for e in loads)
+    summary = read_summary(tmp_path / "runs", etl_id)
+    assert summary["status"] == "completed"
+    assert summary["counts_by_event_type"]["row_transformed"] == 2
+    assert summary["counts_by_event_type"]["etl_done"] == 1
