@@ -23,8 +23,12 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed-runtime
+	@mkdir -p $(DEMO_DIR)
 	$(BIN)/python examples/process_items.py --input examples/data/items.txt \
-		--output $(DEMO_DIR)/output.json --log-dir $(DEMO_DIR)
+		--output $(DEMO_DIR)/output.json --log-dir $(DEMO_DIR) | tee $(DEMO_DIR)/last-run.json
+	$(BIN)/runlogger runs --dir $(DEMO_DIR) --limit 5
+	$(BIN)/runlogger show --dir $(DEMO_DIR) --events \
+		"$$($(BIN)/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' $(DEMO_DIR)/last-run.json)"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests examples bench
