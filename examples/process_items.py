@@ -1,8 +1,13 @@
 """The original "operational run logger" batch job, rebuilt on runlogger.
 
 Reads items (one per non-empty line), "processes" each, writes them as a JSON list,
-and leaves a run summary. Every record is a JSON event in ``<log-dir>/<run_id>.jsonl``;
+and leaves a run summary. Records are JSON events in ``<log-dir>/<run_id>.jsonl``;
 readable lines go to stderr; stdout gets ``{"run_id", "status", "events"}``.
+
+A million-line input neither floods the log nor leaves it silent: the per-item events
+are sampled on the outputs (the first ten, then one in a thousand, each carrying the
+``sample_weight`` it stands for) while the summary counts every one of them, and
+``progress`` heartbeats (done, total, rate, ETA) show how far the run got.
 
     python examples/process_items.py --input examples/data/items.txt \\
         --output out.json --log summary.json
@@ -32,7 +37,11 @@ def logging_config(log_dir: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"run_context": {"()": "runlogger.RunContextFilter"}},
+        "filters": {
+            "run_context": {"()": "runlogger.RunContextFilter"},
+            # One sampler for both outputs: they show the same sample.
+            "sample": {"()": "runlogger.RunSampleFilter", "first": 10, "every": 1000},
+        },
         "formatters": {
             "json": {"()": "runlogger.RunJsonFormatter"},
             "readable": {
@@ -44,14 +53,15 @@ def logging_config(log_dir: str, level: str) -> dict[str, Any]:
                 "class": "runlogger.RunFileHandler",
                 "directory": log_dir,
                 "formatter": "json",
-                "filters": ["run_context"],
+                "filters": ["run_context", "sample"],
             },
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "readable",
-                "filters": ["run_context"],
+                "filters": ["run_context", "sample"],
             },
+            # No sampler here: the summary counts every record.
             "summary": {
                 "class": "runlogger.RunSummaryHandler",
                 "directory": log_dir,
@@ -67,9 +77,9 @@ def read_items(path: Path) -> list[str]:
         return [line.strip() for line in stream if line.strip()]
 
 
-def process(items: list[str]) -> list[dict[str, Any]]:
+def process(items: list[str], progress_every: float) -> list[dict[str, Any]]:
     results = []
-    for index, item in enumerate(items):
+    for index, item in enumerate(runlogger.track(items, every=progress_every)):
         results.append({"index": index, "item": item, "processed": True})
         log.info("processed item %d", index, extra={"event_type": "item_processed", "item": item})
     return results
@@ -87,7 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--run-id", help="use this run id instead of a generated one")
     parser.add_argument("--level", default="INFO", help="lowest level logged (default INFO)")
+    parser.add_argument(
+        "--progress-every",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between two progress events (default 5)",
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.progress_every < float("inf"):
+        parser.error(f"--progress-every must be 0 or more seconds, not {args.progress_every}")
 
     try:
         job = runlogger.start_process_run("process_items", run_id=args.run_id)
@@ -112,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not items:
             log.warning("input %s holds no items", args.input, extra={"event_type": "input_empty"})
-        results = process(items)
+        results = process(items, args.progress_every)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         log.info(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runlogger import _context, _handler
+from runlogger import _context, _handler, _progress
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +26,7 @@ def _isolated_logging(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     root.setLevel(saved_level)
     _context.reset_state()
     _handler.reset_book()
+    _progress.reset()
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ from ._events import RunFileHandler
 from ._filter import RunContextFilter
 from ._formatter import RunJsonFormatter
 from ._handler import RunSummaryHandler
+from ._progress import track
+from ._sampling import RunSampleFilter
 
 __all__ = [
     "CorruptSummaryError",
@@ -35,6 +37,7 @@ __all__ = [
     "RunFileHandler",
     "RunJsonFormatter",
     "RunNotFoundError",
+    "RunSampleFilter",
     "RunSummaryHandler",
     "RunloggerError",
     "__version__",
@@ -42,6 +45,7 @@ __all__ = [
     "in_current_run",
     "run",
     "start_process_run",
+    "track",
 ]
 
 __version__ = "0.1.0"

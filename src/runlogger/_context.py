@@ -357,20 +357,24 @@ def _emit(
     args: tuple[Any, ...],
     extra: dict[str, Any],
     exc_info: Any = None,
+    logger: logging.Logger = _lifecycle_logger,
 ) -> None:
-    """Log a lifecycle record even if ``dictConfig`` disabled runlogger's logger.
+    """Log one of runlogger's own records even if ``dictConfig`` disabled its logger.
 
     ``disable_existing_loggers=True`` (dictConfig's default) disables every logger that
-    existed before the call, ``runlogger.run`` included; the run's own records must
-    still reach the handlers, so they go straight to ``callHandlers``.
+    existed before the call, runlogger's included; the run's own records must still
+    reach the handlers, so they skip the ``disabled`` flag. The logger's level, its
+    filters and ``logging.disable()`` are still honoured.
     """
-    logger = _lifecycle_logger
-    if level < logger.getEffectiveLevel():
+    if logger.manager.disable >= level or level < logger.getEffectiveLevel():
         return
     record = logger.makeRecord(
         logger.name, level, "(runlogger)", 0, msg, args, exc_info, extra=extra
     )
-    logger.callHandlers(record)
+    kept = logger.filter(record)
+    if kept:
+        # Python 3.12+: a logger filter may hand back a replacement record.
+        logger.callHandlers(kept if isinstance(kept, logging.LogRecord) else record)
 
 
 def _log_run_started(run: Run) -> None:
