@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import logging.config
@@ -297,3 +298,30 @@ def test_summary_is_valid_json_with_all_documented_keys(runs_dir: Path) -> None:
     assert list(summary)[: len(documented)] == documented
     assert summary["argv"] == sys.argv
     json.dumps(summary, allow_nan=False)
+
+
+def test_queue_listener_keeps_the_run_of_the_thread_that_logged(runs_dir: Path) -> None:
+    import logging.handlers
+    import queue
+
+    records: queue.Queue[logging.LogRecord] = queue.Queue()
+    producer = logging.handlers.QueueHandler(records)
+    producer.addFilter(RunContextFilter())
+    out = io.StringIO()
+    stream = logging.StreamHandler(out)
+    stream.setFormatter(runlogger.RunJsonFormatter())
+    listener = logging.handlers.QueueListener(records, stream, RunSummaryHandler(runs_dir))
+    listener.start()
+    log = logging.getLogger("test.queue")
+    log.addHandler(producer)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        with runlogger.run("queued") as queued:
+            log.info("through the queue", extra={"event_type": "queued_item"})
+            listener.stop()  # drained before the run ends
+    finally:
+        log.removeHandler(producer)
+    (line,) = out.getvalue().splitlines()
+    assert json.loads(line)["run_id"] == queued.run_id
+    assert read_summary(runs_dir, queued.run_id)["counts_by_event_type"]["queued_item"] == 1
