@@ -1,0 +1,930 @@
+"""The ``runlogger`` command line: ``run`` a script as a run, list ``runs``, ``show`` one.
+
+Parsing and presentation live here, reading the directory in ``_catalog``, running a
+script in ``_wrap``, which only ``run`` imports so that listing stays quick to start.
+Every failure the user can cause ends as one ``runlogger: ...`` line and exit status 2,
+never a traceback: the command is used from cron jobs and scripts that check ``$?``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from . import _catalog
+from ._context import RUN_DIR_ENV
+from ._durations import format_duration_ms, parse_duration, parse_timestamp, parse_when
+from ._errors import RunloggerError
+from ._ids import validate_run_id
+from ._store import DEFAULT_DIR
+
+__all__ = ["main"]
+
+PROG = "runlogger"
+_USAGE_ERROR = 2
+
+_LEVELS = {
+    "NOTSET": 0,
+    "DEBUG": 10,
+    "INFO": 20,
+    "WARN": 30,
+    "WARNING": 30,
+    "ERROR": 40,
+    "FATAL": 50,
+    "CRITICAL": 50,
+}
+_LEVEL_ORDER = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_STATUS_COLOURS = {
+    "completed": "32",
+    "failed": "31",
+    "terminated": "33",
+    "lost": "35",
+    "running": "36",
+}
+_LEVEL_COLOURS = {"DEBUG": "2", "WARNING": "33", "ERROR": "31", "CRITICAL": "1;31"}
+
+_ENVIRONMENT_HELP = f"""\
+environment:
+  {RUN_DIR_ENV}   default for --dir (otherwise ./{DEFAULT_DIR})
+  NO_COLOR        any non-empty value turns colour off (colour is only used on a terminal)
+  COLUMNS         width the runs table fits into (default: the terminal's width; no limit
+                  when the output is not a terminal)
+"""
+
+_MAIN_EPILOG = f"""\
+examples:
+  runlogger run --name nightly-etl etl.py --date 2026-11-30
+  runlogger run -m mypackage.job --verbose
+  runlogger runs --status failed --since 1d
+  runlogger runs --min-duration 5s --limit 20
+  runlogger show 20261130T2134 --events --level warning
+
+{_ENVIRONMENT_HELP}"""
+
+_RUN_USAGE = (
+    "runlogger run [-h] [--name N] [--run-id ID] [--dir D] [--level L] "
+    "(SCRIPT.py | -m MODULE) [ARGS ...]"
+)
+_RUN_DESCRIPTION = """\
+Run an unmodified Python script (or module, with -m) as one run: its logging records go
+as JSON lines to DIR/RUN_ID.jsonl and as readable lines with the run id to stderr, and
+DIR/RUN_ID.json gets the run's summary. Exits with the script's own exit status.
+
+runlogger's options come before the script: everything after SCRIPT.py (or after
+-m MODULE) is passed to the script unchanged, even arguments that look like options.
+Use -- before a script whose name starts with '-'.
+"""
+
+_RUNS_DESCRIPTION = """\
+List runs, newest first (by start time), as a table or as JSON lines.
+
+A run recorded as "running" on this host whose process no longer exists is shown with
+status "lost" (it was killed, or its machine rebooted): --status lost selects such runs,
+and with --json its summary object is printed with "status": "lost" in place of the
+recorded "running"; nothing else in the object is changed.
+"""
+
+_RUNS_EPILOG = f"""\
+DURATION is a number and a unit: 250ms, 5s, 1.5s, 2m, 1h, or a sum like 1h30m.
+WHEN is an ISO date (2026-11-30: local midnight; with --until the whole day is included),
+an ISO datetime (2026-11-30T21:30, 2026-11-30 21:30:05Z; without a zone it is local time),
+how long ago (30m, 2h, 7d), or "now". --since is inclusive, --until exclusive.
+Durations of running runs are as of their last checkpoint. An index of the summaries is
+kept in DIR/{_catalog.INDEX_NAME} (a cache, rebuilt automatically; safe to delete).
+
+{_ENVIRONMENT_HELP}"""
+
+_SHOW_DESCRIPTION = """\
+Show one run's summary, and with --events its events. RUN_ID may be any unique prefix of
+a run id. A run recorded as "running" on this host whose process no longer exists is
+shown as "lost" (also in --json output, where "status" becomes "lost").
+
+Events are read from DIR/RUN_ID.jsonl, or for a nested run from the file of the run it
+is nested in; events of runs nested in this one are included. With --json, --events
+prints only the events, as the JSON lines they were written as (summary left out, so the
+output can go straight to jq or a log shipper). --level and --event-type imply --events.
+"""
+
+
+class _UsageError(Exception):
+    """A bad command line: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are exceptions, so ``main`` returns instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked for (importlib.metadata is slow to import)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("runlogger")
+        except PackageNotFoundError:
+            text = "unknown"
+        print(f"{PROG} {text}")
+        parser.exit()
+
+
+# --------------------------------------------------------------------------- argument types
+
+
+def _type(function: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    """Turn ValueError into ArgumentTypeError, whose message argparse shows unchanged."""
+
+    def convert(text: str) -> Any:
+        try:
+            return function(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc))
+
+    convert.__name__ = name
+    return convert
+
+
+def _duration_ms(text: str) -> float:
+    return parse_duration(text).total_seconds() * 1000
+
+
+def _since(text: str) -> float:
+    return parse_when(text).timestamp()
+
+
+def _until(text: str) -> float:
+    return parse_when(text, end_of_day=True).timestamp()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"invalid count {text!r}: expected a whole number")
+    if value < 1:
+        raise ValueError(f"invalid count {text!r}: must be at least 1")
+    return value
+
+
+def _statuses(text: str) -> list[str]:
+    values = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [value for value in values if value not in _catalog.STATUSES]
+    if unknown or not values:
+        raise ValueError(
+            f"invalid status {text!r}: choose from {', '.join(_catalog.STATUSES)} "
+            "(several may be given, comma-separated)"
+        )
+    return values
+
+
+def _level(text: str) -> int:
+    """A level by name (any case) or number, as ``logging`` itself accepts it."""
+    cleaned = text.strip()
+    if cleaned.isdigit():
+        return int(cleaned)
+    number = _LEVELS.get(cleaned.upper())
+    if number is None:
+        raise ValueError(
+            f"unknown level {text!r}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or a number"
+        )
+    return number
+
+
+def _event_level(name: object) -> int | None:
+    """The number of an event's level name; None for a custom level unknown here."""
+    if not isinstance(name, str):
+        return None
+    number = _LEVELS.get(name.upper())
+    if number is not None:
+        return number
+    prefix, _, digits = name.partition(" ")  # logging names an unnamed level "Level 15"
+    if prefix == "Level" and digits.isdigit():
+        return int(digits)
+    return None
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+def _build_parser() -> _Parser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
+        description="Run-scoped JSON logging for batch jobs: run a script as a run, "
+        "list runs, show one.",
+        epilog=_MAIN_EPILOG,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    run = commands.add_parser(
+        "run",
+        help="run a Python script or module as a run",
+        description=_RUN_DESCRIPTION,
+        usage=_RUN_USAGE,
+        epilog=_ENVIRONMENT_HELP,
+        formatter_class=formatter,
+        allow_abbrev=False,  # the hand-made split of the command line knows full names only
+    )
+    run.add_argument("--name", metavar="N", help="the run's name (default: the script's name)")
+    run.add_argument(
+        "--run-id",
+        metavar="ID",
+        help="use this run id ([A-Za-z0-9][A-Za-z0-9._-]{0,63}; default: a new time-ordered id)",
+    )
+    _add_dir(run, "where the summary and the events file go")
+    run.add_argument(
+        "--level",
+        metavar="L",
+        type=_type(_level, "level"),
+        help="lowest level recorded: a name (debug, INFO, ...) or a number",
+    )
+    run.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as python -m")
+
+    runs = commands.add_parser(
+        "runs",
+        help="list runs, newest first",
+        description=_RUNS_DESCRIPTION,
+        epilog=_RUNS_EPILOG,
+        formatter_class=formatter,
+    )
+    _add_dir(runs, "where to look for runs")
+    runs.add_argument(
+        "--status",
+        metavar="S",
+        action="append",
+        type=_type(_statuses, "status"),
+        help=f"only runs with this status: {', '.join(_catalog.STATUSES)} "
+        "(repeat or comma-separate for several)",
+    )
+    runs.add_argument(
+        "--min-duration",
+        metavar="DURATION",
+        type=_type(_duration_ms, "duration"),
+        help="only runs that took at least this long, e.g. 5s",
+    )
+    runs.add_argument(
+        "--max-duration",
+        metavar="DURATION",
+        type=_type(_duration_ms, "duration"),
+        help="only runs that took at most this long",
+    )
+    runs.add_argument(
+        "--since",
+        metavar="WHEN",
+        type=_type(_since, "time"),
+        help="only runs started at or after WHEN, e.g. 2026-11-30, 2h, 7d",
+    )
+    runs.add_argument(
+        "--until",
+        metavar="WHEN",
+        type=_type(_until, "time"),
+        help="only runs started before WHEN",
+    )
+    runs.add_argument(
+        "--name",
+        metavar="N",
+        help="only runs with this name; a shell pattern such as 'etl-*' also works",
+    )
+    runs.add_argument(
+        "--limit",
+        metavar="K",
+        type=_type(_positive_int, "count"),
+        help="show at most K runs (the newest ones that match)",
+    )
+    runs.add_argument(
+        "--json", action="store_true", help="print each run's summary as one JSON object per line"
+    )
+    runs.add_argument("--utc", action="store_true", help="show start times in UTC, not local")
+
+    show = commands.add_parser(
+        "show",
+        help="show one run's summary and events",
+        description=_SHOW_DESCRIPTION,
+        epilog=_ENVIRONMENT_HELP,
+        formatter_class=formatter,
+    )
+    show.add_argument("run_id", metavar="RUN_ID", help="a run id, or a unique prefix of one")
+    _add_dir(show, "where to look for the run")
+    show.add_argument(
+        "--json", action="store_true", help="print the summary (or the events) as JSON"
+    )
+    show.add_argument("--events", action="store_true", help="also print the run's events")
+    show.add_argument(
+        "--level",
+        metavar="L",
+        type=_type(_level, "level"),
+        help="only events of this level or above: a name (any case) or a number; events "
+        "of a custom level this tool cannot rank are kept",
+    )
+    show.add_argument(
+        "--event-type",
+        metavar="T",
+        action="append",
+        help="only events with this event_type (repeat for several)",
+    )
+    show.add_argument("--utc", action="store_true", help="show times in UTC, not local")
+    return parser
+
+
+def _add_dir(parser: argparse.ArgumentParser, purpose: str) -> None:
+    parser.add_argument(
+        "--dir",
+        metavar="D",
+        help=f"{purpose} (default: ${RUN_DIR_ENV}, otherwise ./{DEFAULT_DIR})",
+    )
+
+
+def _split_run_arguments(
+    arguments: Sequence[str],
+) -> tuple[list[str], str | None, bool, list[str]]:
+    """Split ``run``'s arguments into its own options, the target, and the script's arguments.
+
+    argparse cannot be trusted with this (it would take ``--name`` after the script as
+    its own), so the first token that is not one of our options, ``-m MODULE`` or the
+    token after ``--`` ends our options. Returns (own, target, is_module, script_args).
+    """
+    with_value = {"--name", "--run-id", "--dir", "--level"}
+    index = 0
+    while index < len(arguments):
+        token = arguments[index]
+        if token == "--":
+            own = list(arguments[:index])
+            if index + 1 < len(arguments):
+                return own, arguments[index + 1], False, list(arguments[index + 2 :])
+            return own, None, False, []
+        if token == "-m":
+            if index + 1 < len(arguments):
+                return (
+                    list(arguments[:index]),
+                    arguments[index + 1],
+                    True,
+                    list(arguments[index + 2 :]),
+                )
+            return list(arguments), None, True, []
+        if token.startswith("-m") and not token.startswith("--"):
+            return list(arguments[:index]), token[2:], True, list(arguments[index + 1 :])
+        if token in with_value:
+            index += 2
+            continue
+        if token.startswith("-") and token != "-":
+            index += 1  # --name=x, -h, or an unknown option argparse will report
+            continue
+        return list(arguments[:index]), token, False, list(arguments[index + 1 :])
+    return list(arguments), None, False, []
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _write(stream: TextIO, text: str, fallback: str | None = None) -> None:
+    """Write one line; on a terminal that cannot encode it, write ``fallback`` or escapes."""
+    try:
+        stream.write(text + "\n")
+    except UnicodeEncodeError:
+        if fallback is None:
+            encoding = getattr(stream, "encoding", None) or "ascii"
+            fallback = text.encode(encoding, "backslashreplace").decode(encoding)
+        stream.write(fallback + "\n")
+
+
+def _use_colour(stream: TextIO) -> bool:
+    """Colour only for a person at a terminal who has not opted out (https://no-color.org)."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _paint(text: str, code: str | None, colour: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if colour and code else text
+
+
+def _table_width(stream: TextIO) -> int | None:
+    """The width to fit into: the terminal's (or $COLUMNS); None (no limit) for a pipe or file."""
+    if not os.environ.get("COLUMNS"):
+        try:
+            if not stream.isatty():
+                return None
+        except (AttributeError, ValueError):
+            return None
+    return shutil.get_terminal_size().columns
+
+
+def _printable(text: str) -> str:
+    """Escape control characters, so a hostile or odd name cannot move the cursor or a column."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
+
+
+def _ellipsis(stream: TextIO) -> str:
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    return "\u2026" if encoding.startswith("utf") else "~"
+
+
+def _truncate(text: str, width: int, mark: str) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + mark
+
+
+def _format_time(epoch: float | None, utc: bool, *, precise: bool = False) -> str:
+    if epoch is None:
+        return "-"
+    try:
+        moment = datetime.fromtimestamp(epoch, timezone.utc if utc else None)
+    except (OverflowError, OSError, ValueError):
+        return "-"
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    if precise:
+        text += f".{moment.microsecond // 1000:03d}"
+    return text
+
+
+def _number(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _directory(option: str | None) -> Path:
+    return Path(option or os.environ.get(RUN_DIR_ENV) or DEFAULT_DIR)
+
+
+def _cmd_run(args: argparse.Namespace, target: str | None, module: bool, rest: list[str]) -> int:
+    if not target:
+        raise _UsageError("run needs a script path or -m MODULE (see 'runlogger run --help')")
+    if args.run_id is not None:
+        validate_run_id(args.run_id)
+    # Imported here, not at the top: listing and showing runs never need the wrapper.
+    from ._wrap import run_target
+
+    return run_target(
+        target,
+        rest,
+        module=module,
+        name=args.name,
+        run_id=args.run_id,
+        directory=args.dir,
+        level=args.level,
+    )
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    directory = _directory(args.dir)
+    if not directory.exists():
+        _error(f"no runs in {directory} (the directory does not exist)")
+        return 0
+    if not directory.is_dir():
+        raise NotADirectoryError(20, "not a directory", str(directory))
+    listing = _catalog.list_runs(directory, save_index=False)
+    try:
+        return _print_runs(args, directory, listing)
+    finally:
+        try:
+            sys.stdout.flush()  # the answer first; the index (if it changed) after
+        finally:
+            listing.save_index()
+
+
+def _print_runs(args: argparse.Namespace, directory: Path, listing: _catalog.Listing) -> int:
+    for problem in listing.problems:
+        kind = "unreadable" if problem.unreadable else "corrupt"
+        _error(f"skipped {kind} summary {problem.path}: {problem.reason}")
+    statuses = args.status and frozenset(status for group in args.status for status in group)
+    query = _catalog.Query(
+        statuses=statuses or None,
+        min_duration_ms=args.min_duration,
+        max_duration_ms=args.max_duration,
+        since_ts=args.since,
+        until_ts=args.until,
+        name=args.name,
+        limit=args.limit,
+    )
+    selected = listing.select(query)
+    if not selected:
+        if len(listing):
+            _error(f"no runs in {directory} match ({len(listing)} runs in all)")
+        else:
+            _error(f"no runs in {directory} yet")
+        return 0
+    out = sys.stdout
+    if args.json:
+        for entry in selected:
+            document = _summary_with_status(directory / f"{entry.run_id}.json")
+            if document is not None:
+                _write(out, json.dumps(document))
+        return 0
+    _write(out, "\n".join(_runs_table(selected, utc=args.utc, stream=out)))
+    return 0
+
+
+def _summary_with_status(path: Path) -> dict[str, Any] | None:
+    """A summary for --json with the derived ``lost`` status; None (reported) if unreadable."""
+    try:
+        document = _catalog.load_summary(path)
+    except (OSError, RunloggerError) as exc:
+        _error(f"skipped {path}: {exc}")
+        return None
+    return _derive_status(document)
+
+
+def _derive_status(document: dict[str, Any]) -> dict[str, Any]:
+    """Replace a ``running`` status by ``lost`` where the process is gone (see --help)."""
+    if document.get("status") == "running":
+        host, pid = document.get("host"), document.get("pid")
+        document["status"] = _catalog.effective_status(
+            "running",
+            host if isinstance(host, str) else None,
+            pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+        )
+    return document
+
+
+def _runs_table(entries: Sequence[_catalog.RunEntry], *, utc: bool, stream: TextIO) -> list[str]:
+    """The ``runs`` table, fitted to the terminal: the name column gives way first, then the id.
+
+    Built column by column, since a listing may have tens of thousands of rows.
+    """
+    zone = "UTC" if utc else "local"
+    headers = ("RUN ID", "NAME", "STATUS", f"START ({zone})", "DURATION", "EVENTS", "ERRORS")
+    right_aligned = (False, False, False, False, True, True, True)
+    to_struct = time.gmtime if utc else time.localtime
+    columns = [
+        [entry.run_id for entry in entries],
+        [_printable(entry.name) if entry.name is not None else "-" for entry in entries],
+        [_printable(entry.status) for entry in entries],
+        [_start_text(entry.start_ts, to_struct) for entry in entries],
+        [format_duration_ms(entry.duration_ms) for entry in entries],
+        [_number(entry.event_count) for entry in entries],
+        [_number(entry.error_count) for entry in entries],
+    ]
+    natural = [
+        max(len(header), max(map(len, cells), default=0))
+        for header, cells in zip(headers, columns, strict=True)
+    ]
+    widths = list(natural)
+    limit = _table_width(stream)
+    if limit is not None:
+        excess = sum(widths) + 2 * (len(widths) - 1) - limit
+        for column, minimum in ((1, len(headers[1])), (0, 12)):
+            cut = min(max(excess, 0), max(widths[column] - minimum, 0))
+            widths[column] -= cut
+            excess -= cut
+    mark = _ellipsis(stream)
+    colour = _use_colour(stream)
+    laid_out: list[list[str]] = []
+    for i, cells in enumerate(columns):
+        width = widths[i]
+        cells = [headers[i], *cells]
+        if width < natural[i]:
+            cells = [_truncate(cell, width, mark) for cell in cells]
+        if right_aligned[i]:
+            cells = [cell.rjust(width) for cell in cells]
+        elif i == 2 and colour:
+            cells[1:] = [
+                _paint(cell, _STATUS_COLOURS.get(cell), colour) + " " * (width - len(cell))
+                for cell in cells[1:]
+            ]
+            cells[0] = cells[0].ljust(width)
+        else:
+            cells = [cell.ljust(width) for cell in cells]
+        laid_out.append(cells)
+    return ["  ".join(row).rstrip() for row in zip(*laid_out, strict=True)]
+
+
+def _start_text(epoch: float | None, to_struct: Callable[[float], time.struct_time]) -> str:
+    if epoch is None:
+        return "-"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", to_struct(epoch))
+    except (OverflowError, OSError, ValueError):
+        return "-"
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    directory = _directory(args.dir)
+    run_id = _catalog.resolve_run_id(directory, args.run_id)
+    document = _derive_status(_summary_or_error(directory / f"{run_id}.json"))
+    show_events = args.events or args.level is not None or args.event_type is not None
+    # Find the events before printing anything, so a missing file is a clean error.
+    events_file = _catalog.find_events_file(directory, run_id, document) if show_events else None
+    out = sys.stdout
+    colour = _use_colour(out)
+    if args.json and events_file is None:
+        _write(out, json.dumps(document))
+        return 0
+    if not args.json:
+        for line in _summary_lines(run_id, document, utc=args.utc, colour=colour):
+            _write(out, line)
+    if events_file is not None:
+        _print_events(args, directory, run_id, events_file, out, colour=colour)
+    return 0
+
+
+def _print_events(
+    args: argparse.Namespace,
+    directory: Path,
+    run_id: str,
+    events_file: tuple[Path, bool],
+    out: TextIO,
+    *,
+    colour: bool,
+) -> None:
+    """The run's events, filtered by --level and --event-type, readable or as written."""
+    path, whole_file = events_file
+    if not args.json:
+        _write(out, "")
+        _write(out, f"events ({path}):")
+
+    def report(line_no: int, file: Path) -> None:
+        out.flush()  # keep the report next to the lines around it on a terminal
+        _error(f"skipped corrupt line {line_no} of {file}")
+
+    wanted_types = set(args.event_type) if args.event_type else None
+    shown = 0
+    for event in _catalog.read_events(
+        path, run_id, whole_file=whole_file, directory=directory, on_corrupt=report
+    ):
+        data = event.data
+        if args.level is not None:
+            level = _event_level(data.get("level"))
+            if level is not None and level < args.level:
+                continue
+        if wanted_types is not None and data.get("event_type") not in wanted_types:
+            continue
+        shown += 1
+        if args.json:
+            _write(out, event.text, fallback=json.dumps(data))
+        else:
+            for line in _event_lines(data, run_id, colour=colour):
+                _write(out, line)
+    if not shown and not args.json:
+        _write(out, "  (no events match)")
+
+
+def _summary_or_error(path: Path) -> dict[str, Any]:
+    try:
+        return _catalog.load_summary(path)
+    except FileNotFoundError:
+        raise _UsageError(f"no run matches {path.stem!r} in {path.parent}")
+
+
+def _summary_lines(
+    run_id: str, document: dict[str, Any], *, utc: bool, colour: bool
+) -> Iterable[str]:
+    """The summary as aligned ``label: value`` lines, most telling facts first."""
+    zone = "UTC" if utc else "local"
+
+    def text(value: object) -> str:
+        if value is None:
+            return "-"
+        return _printable(value if isinstance(value, str) else json.dumps(value))
+
+    def when(key: str) -> str:
+        raw = document.get(key)
+        epoch = parse_timestamp(raw)
+        if epoch is None:
+            return text(raw)
+        return f"{_format_time(epoch, utc, precise=True)} ({zone})"
+
+    status = text(document.get("status"))
+    if status == "lost":
+        status += " (recorded as running; its process is gone)"
+    duration = document.get("duration_ms")
+    duration_text = format_duration_ms(duration) if isinstance(duration, (int, float)) else "-"
+    if isinstance(duration, (int, float)) and duration >= 1000:
+        duration_text += f" ({_number(duration)} ms)"
+    end = when("end_time") if document.get("end_time") is not None else "- (not ended)"
+
+    lines = [
+        ("run id", text(document.get("run_id", run_id))),
+        ("name", text(document.get("name"))),
+        ("status", _paint(status, _STATUS_COLOURS.get(str(document.get("status"))), colour)),
+    ]
+    if document.get("parent_run_id") is not None:
+        lines.append(("parent run", text(document.get("parent_run_id"))))
+    lines += [
+        ("started", when("start_time")),
+        ("ended", end),
+        ("updated", when("updated_at")),
+        ("duration", duration_text),
+        ("events", _number(document.get("event_count"))),
+        ("errors", _number(document.get("error_count"))),
+        ("warnings", _number(document.get("warning_count"))),
+        ("exit code", _number(document.get("exit_code"))),
+        ("signal", text(document.get("signal"))),
+        ("exception", _exception_text(document.get("exception"))),
+        ("logging errors", _number(document.get("logging_errors"))),
+        ("progress", _progress_text(document.get("progress"))),
+        ("host", _host_text(document)),
+        ("argv", _argv_text(document.get("argv"))),
+    ]
+    width = max(len(label) for label, _ in lines) + 2
+    for label, value in lines:
+        yield f"{label + ':':<{width}}{value}"
+    yield from _counts_lines("counts by level", document.get("counts_by_level"), by_level=True)
+    yield from _counts_lines("counts by event type", document.get("counts_by_event_type"))
+    yield from _counts_lines("suppressed by event type", document.get("suppressed_by_event_type"))
+    first_error = document.get("first_error")
+    if isinstance(first_error, dict):
+        yield "first error:"
+        epoch = parse_timestamp(first_error.get("timestamp"))
+        at = (
+            f"{_format_time(epoch, utc, precise=True)} ({zone})"
+            if epoch is not None
+            else text(first_error.get("timestamp"))
+        )
+        yield f"  at:       {at}"
+        yield f"  logger:   {text(first_error.get('logger'))}"
+        if first_error.get("exc_type") is not None:
+            yield f"  exc_type: {text(first_error.get('exc_type'))}"
+        yield f"  message:  {_indented(first_error.get('message'), 12)}"
+    else:
+        yield f"{'first error:':<{width}}-"
+
+
+def _indented(value: object, indent: int) -> str:
+    """A possibly multi-line message, continuation lines indented under the first."""
+    if not isinstance(value, str):
+        return "-" if value is None else _printable(json.dumps(value))
+    return ("\n" + " " * indent).join(_printable(line) for line in value.splitlines() or [""])
+
+
+def _exception_text(value: object) -> str:
+    if not isinstance(value, dict):
+        return "-"
+    kind, message = value.get("type"), value.get("message")
+    head = _printable(str(kind)) if kind is not None else "exception"
+    return f"{head}: {_indented(message, 4)}" if message else head
+
+
+def _progress_text(value: object) -> str:
+    if not isinstance(value, dict):
+        return "-"
+    done, total, rate = value.get("done"), value.get("total"), value.get("rate")
+    text = _number(done)
+    if isinstance(total, (int, float)) and not isinstance(total, bool):
+        text += f"/{_number(total)}"
+        if isinstance(done, (int, float)) and total > 0:
+            text += f" ({100 * done / total:.0f}%)"
+    if isinstance(rate, (int, float)) and not isinstance(rate, bool):
+        text += f", {rate:.3g}/s"
+    return text
+
+
+def _host_text(document: dict[str, Any]) -> str:
+    host, pid = document.get("host"), document.get("pid")
+    text = _printable(host) if isinstance(host, str) else "-"
+    if pid is not None:
+        text += f" (pid {_number(pid)})"
+    return text
+
+
+def _argv_text(value: object) -> str:
+    if isinstance(value, list) and all(isinstance(part, str) for part in value):
+        return _printable(shlex.join(value))
+    return "-" if value is None else _printable(json.dumps(value))
+
+
+def _counts_lines(title: str, counts: object, *, by_level: bool = False) -> Iterable[str]:
+    """A counts object as indented rows: levels by severity, event types most frequent first."""
+    if not isinstance(counts, dict) or not counts:
+        yield f"{title}: -"
+        return
+    if by_level:
+        known = [level for level in _LEVEL_ORDER if level in counts]
+        keys = known + sorted(key for key in counts if key not in _LEVEL_ORDER)
+    else:
+        keys = sorted(counts, key=lambda key: (-_sort_number(counts[key]), key))
+    width = max(len(_printable(key)) for key in keys) + 2
+    yield f"{title}:"
+    for key in keys:
+        yield f"  {_printable(key):<{width}}{_number(counts[key])}"
+
+
+def _sort_number(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def _event_lines(data: dict[str, Any], run_id: str, *, colour: bool) -> Iterable[str]:
+    """``timestamp level logger message [event_type]``, then any traceback, indented."""
+    level = data.get("level")
+    level_text = _printable(str(level)) if level is not None else "-"
+    message = data.get("message", "")
+    lines = message.splitlines() or [""] if isinstance(message, str) else [json.dumps(message)]
+    first, *more = lines
+    parts = [
+        _printable(str(data.get("timestamp", "-"))),
+        _paint(f"{level_text:<8}", _LEVEL_COLOURS.get(level_text), colour),
+        _printable(str(data.get("logger", "-"))),
+        _printable(first),
+    ]
+    if data.get("event_type") is not None:
+        parts.append(f"[{_printable(str(data['event_type']))}]")
+    event_run = data.get("run_id")
+    if event_run is not None and event_run != run_id:
+        parts.append(f"(run {_printable(str(event_run))})")
+    yield " ".join(parts)
+    for line in more:
+        yield "    " + _printable(line)
+    traceback = data.get("exc_info")
+    if isinstance(traceback, str) and traceback:
+        yield "    " + _indented(traceback.rstrip("\n"), 4)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _describe_os_error(exc: OSError) -> str:
+    if exc.strerror and exc.filename is not None:
+        return f"{exc.strerror}: {exc.filename}"
+    return exc.strerror or str(exc)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (``runlogger runs | head``), keep interpreter exit from complaining."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _run_main(arguments: list[str]) -> int:
+    parser = _build_parser()
+    target: str | None = None
+    module = False
+    rest: list[str] = []
+    if arguments and arguments[0] == "run":
+        own, target, module, rest = _split_run_arguments(arguments[1:])
+        arguments = ["run", *own]
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    if args.command == "run":
+        if args.module is not None:  # -m given in a form the split did not see, e.g. --m
+            target, module = args.module, True
+        return _cmd_run(args, target, module, rest)
+    if args.command == "runs":
+        return _cmd_runs(args)
+    if args.command == "show":
+        return _cmd_show(args)
+    raise _UsageError(f"a command is needed: run, runs or show (see '{PROG} --help')")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status (0 ok, 2 bad input or unknown run).
+
+    ``argv`` excludes the program name; None means ``sys.argv[1:]``.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run_main(arguments)
+    except _UsageError as exc:
+        _error(str(exc))
+    except RunloggerError as exc:
+        _error(str(exc))
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # what a shell reports for a writer killed by SIGPIPE
+    except OSError as exc:
+        _error(_describe_os_error(exc))
+    except KeyboardInterrupt:
+        return 130
+    return _USAGE_ERROR

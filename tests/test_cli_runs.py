@@ -1,0 +1,627 @@
+"""``runlogger runs`` (and the parsing of ``runlogger run``), mostly through main() in-process."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import types
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runlogger._catalog import INDEX_NAME
+from runlogger._cli import main
+
+OTHER_HOST = "elsewhere.invalid"
+
+
+def at(minute: int) -> str:
+    return f"2026-11-30T21:{minute:02d}:00.000000Z"
+
+
+def write_summary(directory: Path, run_id: str, **fields: Any) -> Path:
+    """A summary as the writer makes it, with ``fields`` overriding the defaults."""
+    document: dict[str, Any] = {
+        "schema": "runlogger.summary/1",
+        "run_id": run_id,
+        "name": "job",
+        "parent_run_id": None,
+        "status": "completed",
+        "start_time": at(0),
+        "end_time": at(1),
+        "updated_at": at(1),
+        "duration_ms": 1000,
+        "event_count": 3,
+        "counts_by_level": {"INFO": 3},
+        "counts_by_event_type": {},
+        "error_count": 0,
+        "warning_count": 0,
+        "first_error": None,
+        "exception": None,
+        "signal": None,
+        "logging_errors": 0,
+        "suppressed_by_event_type": {},
+        "progress": None,
+        "exit_code": 0,
+        "host": OTHER_HOST,
+        "pid": 1,
+        "argv": ["job.py"],
+    }
+    document.update(fields)
+    path = directory / f"{run_id}.json"
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    return path
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def listed(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
+    """Run ``runs`` and return the run ids of the table's rows, in order."""
+    assert main(["runs", *args]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    return [line.split()[0] for line in lines[1:]]
+
+
+@pytest.fixture(autouse=True)
+def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_COLOR", "COLUMNS", "RUNLOGGER_DIR", "TERM"):
+        monkeypatch.delenv(name, raising=False)
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def test_runs_prints_a_table_newest_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "older", start_time=at(1))
+    write_summary(tmp_path, "newer", start_time=at(2))
+
+    assert listed(capsys, "--dir", str(tmp_path)) == ["newer", "older"]
+
+
+def test_runs_table_has_headers_and_human_durations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "a", duration_ms=245_000, event_count=12, error_count=2)
+
+    assert main(["runs", "--dir", str(tmp_path), "--utc"]) == 0
+
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == [
+        "RUN", "ID", "NAME", "STATUS", "START", "(UTC)", "DURATION", "EVENTS", "ERRORS"
+    ]  # fmt: skip
+    assert row.split() == ["a", "job", "completed", "2026-11-30", "21:00:00", "4m05s", "12", "2"]
+
+
+def test_runs_table_says_local_time_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "a")
+
+    main(["runs", "--dir", str(tmp_path)])
+
+    assert "START (local)" in capsys.readouterr().out
+
+
+def test_runs_uses_runlogger_dir_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_summary(tmp_path, "from-env")
+    monkeypatch.setenv("RUNLOGGER_DIR", str(tmp_path))
+
+    assert listed(capsys) == ["from-env"]
+
+
+def test_runs_keeps_an_index(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_summary(tmp_path, "a")
+
+    listed(capsys, "--dir", str(tmp_path))
+
+    assert (tmp_path / INDEX_NAME).is_file()
+
+
+def test_runs_reflects_a_changed_summary_through_the_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "a", status="running")
+    listed(capsys, "--dir", str(tmp_path))
+    write_summary(tmp_path, "a", status="failed", duration_ms=123_456)
+
+    assert listed(capsys, "--dir", str(tmp_path), "--status", "failed") == ["a"]
+
+
+def test_runs_fits_the_terminal_width_by_cutting_the_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_summary(tmp_path, "run-1", name="a-rather-long-name-for-a-job " * 3)
+    monkeypatch.setenv("COLUMNS", "80")
+
+    main(["runs", "--dir", str(tmp_path)])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert lines[1].split()[:2] == ["run-1", "a-rather-long\u2026"]
+
+
+def test_runs_does_not_cut_lines_going_to_a_pipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "a-rather-long-name-for-a-job-" * 5
+    write_summary(tmp_path, "run-1", name=name)
+
+    main(["runs", "--dir", str(tmp_path)])
+
+    assert name in capsys.readouterr().out
+
+
+def test_runs_escapes_control_characters_in_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "a", name="evil\x1b[2J\nname")
+
+    main(["runs", "--dir", str(tmp_path)])
+
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "evil\\x1b[2J\\nname" in out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def run_on_terminal(monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(list(args)) == 0
+    return terminal.getvalue()
+
+
+def test_runs_colours_the_status_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_summary(tmp_path, "a", status="failed")
+
+    out = run_on_terminal(monkeypatch, "runs", "--dir", str(tmp_path))
+
+    assert "\x1b[31mfailed\x1b[0m" in out
+
+
+def test_runs_honours_no_color(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_summary(tmp_path, "a", status="failed")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    out = run_on_terminal(monkeypatch, "runs", "--dir", str(tmp_path))
+
+    assert "\x1b[" not in out
+
+
+def test_runs_has_no_colour_in_a_pipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_summary(tmp_path, "a", status="failed")
+
+    main(["runs", "--dir", str(tmp_path)])
+
+    assert "\x1b[" not in capsys.readouterr().out
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_runs_into_a_closed_pipe_ends_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``runlogger runs | head -1``: no traceback, no error line, the status a shell expects."""
+    write_summary(tmp_path, "a")
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+
+    assert main(["runs", "--dir", str(tmp_path)]) == 141
+    assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def test_runs_filters_by_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_summary(tmp_path, "ok", status="completed", start_time=at(1))
+    write_summary(tmp_path, "bad", status="failed", start_time=at(2))
+    write_summary(tmp_path, "killed", status="terminated", start_time=at(3))
+
+    args = ["--dir", str(tmp_path), "--status", "failed,terminated"]
+    assert listed(capsys, *args) == ["killed", "bad"]
+
+
+def test_runs_status_may_be_repeated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_summary(tmp_path, "ok", status="completed", start_time=at(1))
+    write_summary(tmp_path, "bad", status="failed", start_time=at(2))
+    write_summary(tmp_path, "killed", status="terminated", start_time=at(3))
+
+    args = ["--dir", str(tmp_path), "--status", "failed", "--status", "completed"]
+    assert listed(capsys, *args) == ["bad", "ok"]
+
+
+def test_runs_filters_by_min_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_summary(tmp_path, "quick", duration_ms=4999)
+    write_summary(tmp_path, "slow", duration_ms=5000)
+
+    assert listed(capsys, "--dir", str(tmp_path), "--min-duration", "5s") == ["slow"]
+
+
+def test_runs_filters_by_max_duration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_summary(tmp_path, "quick", duration_ms=250)
+    write_summary(tmp_path, "slow", duration_ms=251)
+
+    assert listed(capsys, "--dir", str(tmp_path), "--max-duration", "250ms") == ["quick"]
+
+
+def test_runs_filters_by_since(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_summary(tmp_path, "before", start_time=at(29))
+    write_summary(tmp_path, "after", start_time=at(30))
+
+    args = ["--dir", str(tmp_path), "--since", "2026-11-30T21:30:00Z"]
+    assert listed(capsys, *args) == ["after"]
+
+
+def test_runs_filters_by_relative_since(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_summary(tmp_path, "old", start_time="2000-01-01T00:00:00Z")
+    recent = f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+    write_summary(tmp_path, "recent", start_time=recent)
+
+    assert listed(capsys, "--dir", str(tmp_path), "--since", "2h") == ["recent"]
+
+
+def test_runs_until_date_includes_that_whole_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "that-day", start_time="2026-11-30T12:00:00")
+    write_summary(tmp_path, "next-day", start_time="2026-12-01T12:00:00")
+
+    # Naive summary times are UTC, --until dates are local midnight: noon keeps clear of
+    # the boundary in every zone from UTC-11 to UTC+11.
+    assert listed(capsys, "--dir", str(tmp_path), "--until", "2026-11-30") == ["that-day"]
+
+
+def test_runs_filters_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_summary(tmp_path, "a", name="nightly-etl")
+    write_summary(tmp_path, "b", name="nightly-etl-v2")
+
+    assert listed(capsys, "--dir", str(tmp_path), "--name", "nightly-etl") == ["a"]
+
+
+def test_runs_filters_by_name_pattern(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_summary(tmp_path, "a", name="etl-a", start_time=at(1))
+    write_summary(tmp_path, "b", name="report", start_time=at(2))
+    write_summary(tmp_path, "c", name="etl-c", start_time=at(3))
+
+    assert listed(capsys, "--dir", str(tmp_path), "--name", "etl-*") == ["c", "a"]
+
+
+def test_runs_limit_keeps_the_newest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for minute in range(5):
+        write_summary(tmp_path, f"r{minute}", start_time=at(minute))
+
+    assert listed(capsys, "--dir", str(tmp_path), "--limit", "2") == ["r4", "r3"]
+
+
+# --------------------------------------------------------------------------- lost runs
+
+
+def test_runs_shows_a_running_run_with_a_dead_process_as_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "a", status="running", host=socket.gethostname(), pid=dead_pid())
+
+    assert main(["runs", "--dir", str(tmp_path)]) == 0
+
+    assert capsys.readouterr().out.splitlines()[1].split()[2] == "lost"
+
+
+def test_runs_keeps_a_running_run_with_a_live_process_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "a", status="running", host=socket.gethostname(), pid=os.getpid())
+
+    assert listed(capsys, "--dir", str(tmp_path), "--status", "running") == ["a"]
+
+
+def test_runs_status_lost_selects_lost_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    host = socket.gethostname()
+    write_summary(tmp_path, "alive", status="running", host=host, pid=os.getpid())
+    write_summary(tmp_path, "gone", status="running", host=host, pid=dead_pid())
+
+    assert listed(capsys, "--dir", str(tmp_path), "--status", "lost") == ["gone"]
+
+
+# --------------------------------------------------------------------------- --json
+
+
+def test_runs_json_prints_one_summary_per_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "a", start_time=at(1), extra_key={"kept": True})
+    write_summary(tmp_path, "b", start_time=at(2))
+
+    assert main(["runs", "--dir", str(tmp_path), "--json"]) == 0
+
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["run_id"] for d in documents] == ["b", "a"]
+    assert documents[1]["extra_key"] == {"kept": True}
+
+
+def test_runs_json_gives_lost_as_the_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "a", status="running", host=socket.gethostname(), pid=dead_pid())
+
+    main(["runs", "--dir", str(tmp_path), "--json"])
+
+    assert json.loads(capsys.readouterr().out)["status"] == "lost"
+
+
+# --------------------------------------------------------------------------- problems
+
+
+def test_runs_reports_a_corrupt_summary_once_and_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "good")
+    (tmp_path / "bad.json").write_text("{torn", encoding="utf-8")
+
+    assert main(["runs", "--dir", str(tmp_path)]) == 0
+
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[1].startswith("good")
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith(f"runlogger: skipped corrupt summary {tmp_path / 'bad.json'}: ")
+
+
+def test_runs_with_no_runs_says_so_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["runs", "--dir", str(tmp_path)]) == 0
+
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", f"runlogger: no runs in {tmp_path} yet\n")
+
+
+def test_runs_with_no_match_says_how_many_there_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_summary(tmp_path, "a")
+
+    assert main(["runs", "--dir", str(tmp_path), "--status", "failed"]) == 0
+
+    assert "no runs in" in capsys.readouterr().err
+
+
+def test_runs_in_a_missing_directory_is_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["runs", "--dir", str(tmp_path / "nope")]) == 0
+
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--min-duration", "5x", "invalid duration '5x'"),
+        ("--max-duration", "5", "invalid duration '5'"),
+        ("--since", "yesterday", "invalid time 'yesterday'"),
+        ("--until", "2026-13-01", "invalid"),
+        ("--limit", "0", "must be at least 1"),
+        ("--limit", "many", "invalid count"),
+        ("--status", "done", "invalid status 'done'"),
+    ],
+)
+def test_runs_bad_option_value_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    assert main(["runs", "--dir", str(tmp_path), option, value]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"runlogger: argument {option}: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_unknown_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--fast"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("runlogger: unrecognized arguments: --fast")
+    assert err.count("\n") == 1
+
+
+def test_no_command_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+
+    assert "a command is needed" in capsys.readouterr().err
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+
+    out = capsys.readouterr().out
+    assert all(f"    {command} " in out for command in ("run", "runs", "show"))
+
+
+@pytest.mark.parametrize("command", ["run", "runs", "show"])
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == 0
+
+    assert capsys.readouterr().out.startswith(f"usage: runlogger {command}")
+
+
+def test_runs_help_explains_lost(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["runs", "--help"])
+
+    assert '"status": "lost"' in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "runlogger", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_subprocess_runs_lists_runs(tmp_path: Path) -> None:
+    write_summary(tmp_path, "older", start_time=at(1), status="failed")
+    write_summary(tmp_path, "newer", start_time=at(2))
+
+    result = run_cli("runs", "--dir", str(tmp_path))
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["RUN", "newer", "older"]
+
+
+def test_subprocess_bad_duration_exits_2_without_traceback(tmp_path: Path) -> None:
+    result = run_cli("runs", "--dir", str(tmp_path), "--min-duration", "soon")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("runlogger: argument --min-duration: invalid duration")
+    assert "Traceback" not in result.stderr
+
+
+def test_subprocess_runs_does_not_import_the_wrapper(tmp_path: Path) -> None:
+    write_summary(tmp_path, "a")
+    code = (
+        "import sys\n"
+        "from runlogger._cli import main\n"
+        f"main(['runs', '--dir', {str(tmp_path)!r}])\n"
+        "print('WRAP' if 'runlogger._wrap' in sys.modules else 'NO-WRAP')\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert result.stdout.splitlines()[-1] == "NO-WRAP"
+
+
+# --------------------------------------------------------------------------- run (parsing only)
+
+
+@pytest.fixture
+def wrap_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """A stand-in for runlogger._wrap that records how run_target was called."""
+    calls: list[dict[str, Any]] = []
+
+    def run_target(target: str, script_args: list[str], **options: Any) -> int:
+        calls.append({"target": target, "script_args": script_args, **options})
+        return 7
+
+    fake = types.ModuleType("runlogger._wrap")
+    fake.run_target = run_target  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "runlogger._wrap", fake)
+    return calls
+
+
+def test_run_passes_everything_after_the_script_to_it(wrap_calls: list[dict[str, Any]]) -> None:
+    code = main(["run", "--name", "etl", "job.py", "--name", "x", "-m", "y", "--", "--help"])
+
+    assert code == 7
+    assert wrap_calls == [
+        {
+            "target": "job.py",
+            "script_args": ["--name", "x", "-m", "y", "--", "--help"],
+            "module": False,
+            "name": "etl",
+            "run_id": None,
+            "directory": None,
+            "level": None,
+        }
+    ]
+
+
+def test_run_module(wrap_calls: list[dict[str, Any]]) -> None:
+    main(["run", "--dir", "out", "--run-id", "n-1", "--level", "debug", "-m", "pkg.job", "-v"])
+
+    assert wrap_calls == [
+        {
+            "target": "pkg.job",
+            "script_args": ["-v"],
+            "module": True,
+            "name": None,
+            "run_id": "n-1",
+            "directory": "out",
+            "level": 10,
+        }
+    ]
+
+
+def test_run_module_written_together(wrap_calls: list[dict[str, Any]]) -> None:
+    main(["run", "-mpkg.job", "a"])
+
+    assert (wrap_calls[0]["target"], wrap_calls[0]["module"]) == ("pkg.job", True)
+
+
+def test_run_option_with_equals(wrap_calls: list[dict[str, Any]]) -> None:
+    main(["run", "--name=etl", "job.py"])
+
+    assert (wrap_calls[0]["name"], wrap_calls[0]["target"]) == ("etl", "job.py")
+
+
+def test_run_double_dash_ends_options(wrap_calls: list[dict[str, Any]]) -> None:
+    main(["run", "--", "-odd.py", "arg"])
+
+    assert (wrap_calls[0]["target"], wrap_calls[0]["script_args"]) == ("-odd.py", ["arg"])
+
+
+def test_run_without_a_script_is_exit_2(
+    wrap_calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--name", "x"]) == 2
+
+    assert "needs a script path or -m MODULE" in capsys.readouterr().err
+    assert wrap_calls == []
+
+
+def test_run_refuses_a_bad_run_id_before_starting(
+    wrap_calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--run-id", "../etc", "job.py"]) == 2
+
+    assert "Invalid run id '../etc'" in capsys.readouterr().err
+    assert wrap_calls == []
+
+
+def test_run_refuses_an_unknown_level(
+    wrap_calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--level", "loud", "job.py"]) == 2
+
+    assert "unknown level 'loud'" in capsys.readouterr().err
+
+
+def test_run_refuses_unknown_options_before_the_script(
+    wrap_calls: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--nmae", "x", "job.py"]) == 2
+
+    assert "unrecognized arguments: --nmae" in capsys.readouterr().err
