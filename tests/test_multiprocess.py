@@ -6,6 +6,7 @@ subprocess, a bare os.fork) and checks the JSON lines and the merged summary.
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,9 @@ def check_each_record_once(events: list[dict[str, Any]], workers: int, per_worke
 
 
 def _run_and_read(
-    tmp_path: Path, code: str, *args: str
+    tmp_path: Path, code: str, *args: str, timeout: float = 120
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    result = run_python(CONFIG + code, *args, cwd=tmp_path, timeout=120)
+    result = run_python(CONFIG + code, *args, cwd=tmp_path, timeout=timeout)
     assert result.returncode == 0, result.stderr
     run_id = result.stdout.strip().splitlines()[-1]
     summary = read_summary(tmp_path / "runs", run_id)
@@ -78,23 +79,67 @@ def _assert_merged(summary: dict[str, Any], events: list[dict[str, Any]], record
 
 POOL = """
 if __name__ == "__main__":
-    method = sys.argv[1]
+    method, ending = sys.argv[1], sys.argv[2]
     logging.config.dictConfig(CONFIG)
     context = mp.get_context(method)
     # spawn children start with no logging configured: the initializer is the one line.
     extra = {} if method == "fork" else {"initializer": logging.config.dictConfig, "initargs": (CONFIG,)}
     with context.Pool(4, **extra) as pool:   # leaving the block terminates the workers
         pool.map(work, range(4))
+        if ending == "close":
+            pool.close()
+            pool.join()
     print(runlogger.current_run().run_id)
 """
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_pool_workers_join_the_run_and_are_counted(tmp_path: Path, method: str) -> None:
-    summary, events = _run_and_read(tmp_path, POOL, method)
+    summary, events = _run_and_read(tmp_path, POOL, method, "close")
     check_each_record_once(events, workers=4, per_worker=5000)
     _assert_merged(summary, events, 20_000)
     assert len(summary["contributors"]) == 5
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_terminated_pool_workers_are_counted(tmp_path: Path, method: str) -> None:
+    """``with Pool()`` ends with terminate(): SIGTERM to workers that may be mid-exit."""
+    try:
+        summary, events = _run_and_read(tmp_path, POOL, method, "terminate", timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.xfail("CPython gh-78178: Pool.terminate() can hang while workers are replaced")
+    check_each_record_once(events, workers=4, per_worker=5000)
+    _assert_merged(summary, events, 20_000)
+
+
+TERMINATED = """
+import time
+
+def child(worker, done):
+    if sys.argv[1] == "spawn":
+        logging.config.dictConfig(CONFIG)
+    work(worker, count=2000)
+    done.set()
+    time.sleep(60)                             # still busy when the parent terminates it
+
+if __name__ == "__main__":
+    logging.config.dictConfig(CONFIG)
+    context = mp.get_context(sys.argv[1])
+    done = [context.Event() for _ in range(3)]
+    processes = [context.Process(target=child, args=(w, done[w])) for w in range(3)]
+    for p in processes: p.start()
+    for event in done: event.wait(60)
+    for p in processes: p.terminate()          # SIGTERM
+    for p in processes: p.join()
+    print(runlogger.current_run().run_id)
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_children_ended_by_sigterm_hand_over_their_counts(tmp_path: Path, method: str) -> None:
+    summary, events = _run_and_read(tmp_path, TERMINATED, method)
+    check_each_record_once(events, workers=3, per_worker=2000)
+    _assert_merged(summary, events, 6000)
 
 
 PROCESS = """

@@ -162,7 +162,8 @@ class _State:
         self.previous_excepthook: Callable[..., Any] | None = None
         self.previous_threading_excepthook: Callable[..., Any] | None = None
         self.exit_handlers: list[Callable[[Run], None]] = []
-        #: Set once the process run is being finished: signals then only record.
+        #: True while the process run is being finished at exit: a signal arriving then
+        #: only records itself, so it cannot interrupt the writing of the summary.
         self.exiting = False
         #: Runs started and not yet finished, so a forked child can disown them.
         self.live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
@@ -461,6 +462,7 @@ def _after_fork_in_child() -> None:
     parent may have held the state lock at the fork, so the lock is made anew.
     """
     _state.lock = threading.RLock()
+    _state.exiting = False
     process_run = _state.process_run
     if process_run is None:
         return

@@ -10,6 +10,7 @@ the application ignores (``SIG_IGN``) is left alone.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable
@@ -75,12 +76,39 @@ def install_signal_handlers(names: Iterable[str] = ("SIGTERM", "SIGINT")) -> boo
     return True
 
 
+def _leaving_child(frame: FrameType | None) -> bool:
+    """Whether a multiprocessing child is already past its target, on its way out.
+
+    ``Pool.terminate()`` sends SIGTERM to workers that may have just left their loop
+    normally; unwinding them again from inside multiprocessing's exit code would skip
+    the finalizer that hands their counts over.
+    """
+    util = sys.modules.get("multiprocessing.util")
+    process = sys.modules.get("multiprocessing.process")
+    if util is None or process is None:
+        return False
+    if frame is not None and frame.f_code is process.BaseProcess._bootstrap.__code__:
+        return True  # between the target's return and the exit functions
+    exit_codes = {util._exit_function.__code__, util._run_finalizers.__code__}
+    while frame is not None:
+        if frame.f_code in exit_codes:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _on_child_sigterm(signum: int, frame: FrameType | None) -> None:
+    _mark_terminated(signum)
+    if _context._state.exiting or _leaving_child(frame):
+        return  # the finalizers will write the counts; the process is ending anyway
+    raise SystemExit(128 + signum)
+
+
 def exit_on_sigterm() -> None:
     """In a multiprocessing child: SIGTERM unwinds (so finalizers run) instead of killing."""
     try:
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            _previous.pop(signal.SIGTERM, None)
-            signal.signal(signal.SIGTERM, _on_signal)
+            signal.signal(signal.SIGTERM, _on_child_sigterm)
     except ValueError:
         pass  # not the main thread: leave the default
 
@@ -88,6 +116,6 @@ def exit_on_sigterm() -> None:
 def uninstall_signal_handlers() -> None:
     """Put back the handlers that were there before (for tests)."""
     for signum, previous in list(_previous.items()):
-        if signal.getsignal(signum) is _on_signal:
+        if signal.getsignal(signum) in (_on_signal, _on_child_sigterm):
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         del _previous[signum]
