@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from ._context import _current, ensure_process_run
+from ._context import _current, _state, ensure_process_run
 
 __all__ = ["RunContextFilter"]
+
+#: Bound once: the filter runs for every record.
+_current_run = _current.get
 
 
 class RunContextFilter(logging.Filter):
@@ -25,9 +28,10 @@ class RunContextFilter(logging.Filter):
         ensure_process_run()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Stamp ``record`` unless it already carries a run id; runs for every record."""
         attrs = record.__dict__
         if "run_id" not in attrs:
-            run = _current.get() or ensure_process_run()
+            run = _current_run() or _state.process_run or ensure_process_run()
             attrs["run_id"] = run.run_id
             parent = run.parent
             if parent is not None:

@@ -313,7 +313,12 @@ class RunSummaryHandler(logging.Handler):
 
     def handle(self, record: logging.LogRecord) -> Any:
         """Filter and count, without the handler lock: the tally has its own."""
+        if not self.filters:  # the usual case: skip Filterer.filter's loop
+            self.emit(record)
+            return record  # truthy, and what Handler.handle returns since 3.12
         result = self.filter(record)
+        if isinstance(result, logging.LogRecord):  # 3.12+: a filter may replace the record
+            record = result
         if result:
             self.emit(record)
         return result
@@ -327,7 +332,8 @@ class RunSummaryHandler(logging.Handler):
             if entry is None:
                 entry = _book.entry(self._dir, str(run_id))
             entry.tally.add(record)
-            if entry.run is not None and entry.run.finished:
+            run = entry.run
+            if run is not None and run.end_time is not None:  # finished: written at exit
                 entry.dirty = True
             elif record.created >= entry.next_checkpoint:
                 _book.write(entry)

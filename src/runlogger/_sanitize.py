@@ -15,15 +15,11 @@ import dataclasses
 import datetime
 import enum
 import math
-import numbers
 import operator
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from decimal import Decimal
 from itertools import islice
-from pathlib import PurePath
 from typing import Any
-from uuid import UUID
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -73,6 +69,10 @@ _LOG10_2 = math.log10(2)
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 _NATURALLY_ORDERED = frozenset({str, int, float})
 _SEPARATORS = str.maketrans("", "", "-_. :/")
+# Types known by module and name rather than imported: an instance can only exist once its
+# module is imported, and not importing decimal, numbers... keeps `import runlogger` fast.
+_TEXT_TYPES = (("decimal", "Decimal"), ("uuid", "UUID"), ("pathlib", "PurePath"))
+_INTEGRAL_TYPES = (("numbers", "Integral"),)
 _DONE = object()
 
 
@@ -142,6 +142,9 @@ class Sanitizer:
         # Raw str key -> its clean name, for keys known not to be secret: one dict lookup
         # answers both "is this key already clean?" and "must its value be redacted?".
         self._names: dict[str, str] = {}
+        # The str keys among those that are their own clean name: a dict whose keys all are
+        # can be copied whole (see clean_fields).
+        self._plain_names: set[str] = set()
         # The fast path compares lengths without a None check.
         self._fast_limit = sys.maxsize if self._max_string is None else self._max_string
         digits = _MAX_INT_DIGITS
@@ -149,6 +152,29 @@ class Sanitizer:
             digits = min(digits, self._max_string - 1)  # room for a minus sign
         self._int_high = 10**digits
         self._int_low = -self._int_high
+
+    @property
+    def scalar_bounds(self) -> tuple[int, int, int]:
+        """``(longest string, lowest int, highest int)`` passed through unchanged (exclusive
+        for ints): a caller that checks these itself can skip :meth:`clean_value` for them.
+        """
+        return self._fast_limit, self._int_low, self._int_high
+
+    @property
+    def max_keys(self) -> int | None:
+        """Most keys kept per object (None: no limit)."""
+        return self._max_keys
+
+    def clean_key(self, key: object) -> tuple[str, bool]:
+        """Return the clean form of a dict key and whether its value must be redacted.
+
+        The answer for a plain key is cached, since the same few keys recur on every record.
+        """
+        if type(key) is str:
+            name = self._names.get(key)
+            if name is not None:
+                return name, False
+        return self._name(key)
 
     def is_secret(self, key: str) -> bool:
         """Whether values under ``key`` must be redacted.
@@ -223,6 +249,10 @@ class Sanitizer:
         if cap is not None and size > cap:
             dropped = size - cap
             items = islice(items, cap)
+        elif fields_type is dict and self._plain_names.issuperset(fields):
+            copied = self._copy_plain_keys(fields)
+            if copied is not None:
+                return copied
         out: dict[str, object] = {}
         limit, low, high = self._fast_limit, self._int_low, self._int_high
         names = self._names
@@ -256,6 +286,37 @@ class Sanitizer:
             out[ERROR_KEY] = self._error_text(exc)
         if dropped:
             out[TRUNCATED_KEYS] = dropped
+        return out
+
+    def _copy_plain_keys(self, fields: dict[str, object]) -> dict[str, object] | None:
+        """``clean_fields`` for a dict whose keys are all known clean and not secret.
+
+        The copy is made in C and only the values that need it are replaced, instead of
+        every key being looked up on the way. None if a key is a str subclass or the dict
+        changed meanwhile: the caller then takes the careful way.
+        """
+        out = dict(fields)
+        limit, low, high = self._fast_limit, self._int_low, self._int_high
+        value: Any
+        try:
+            for key, value in fields.items():
+                if type(key) is not str:  # equal to a clean name, yet a str subclass
+                    return None
+                kind = type(value)
+                if kind is str:
+                    if value.isascii() and len(value) <= limit:
+                        continue
+                elif kind is int:
+                    if low < value < high:
+                        continue
+                elif kind is float:
+                    if value - value == 0.0:  # false for NaN and the infinities
+                        continue
+                elif kind is bool or value is None:
+                    continue
+                out[key] = self.clean_value(value)
+        except Exception:  # e.g. the dict changed size under us
+            return None
         return out
 
     def _clean_odd_fields(self, fields: object) -> dict[str, object]:
@@ -405,7 +466,8 @@ class Sanitizer:
             return self.clean_text(value.tobytes().decode("utf-8", "backslashreplace"))
         if issubclass(kind, (datetime.date, datetime.time)):
             return self.clean_text(value.isoformat())
-        if issubclass(kind, (Decimal, UUID, PurePath)):
+        shown_as_text = _loaded_types(_TEXT_TYPES)
+        if shown_as_text and issubclass(kind, shown_as_text):
             return self.clean_text(str(value))
         if issubclass(kind, BaseException):
             return self._error_text(value)  # "TypeName: message", as tracebacks end
@@ -413,7 +475,8 @@ class Sanitizer:
             return _DATACLASS
         if issubclass(kind, Mapping):
             return _MAPPING
-        if issubclass(kind, numbers.Integral):  # numpy integers and friends
+        integral = _loaded_types(_INTEGRAL_TYPES)
+        if integral and issubclass(kind, integral):  # numpy integers and friends
             return self._leaf(operator.index(value))
         # Any other iterable may be a one-shot iterator: iterating it would consume the
         # caller's data, so it is shown, not walked.
@@ -513,7 +576,10 @@ class Sanitizer:
             names = self._names
             if len(names) >= _NAME_CACHE_LIMIT:
                 names.clear()
+                self._plain_names.clear()
             names[key] = name
+            if name == key:
+                self._plain_names.add(key)
         return name, secret
 
     def _key_text(self, key: Any) -> str:
@@ -560,6 +626,17 @@ class Sanitizer:
         except Exception:
             message = ""
         return self.clean_text(name + ": " + message if message else name)
+
+
+def _loaded_types(names: tuple[tuple[str, str], ...]) -> tuple[type, ...]:
+    """The classes among ``names`` whose modules are imported (the others have no instances)."""
+    found: list[type] = []
+    for module_name, class_name in names:
+        module = sys.modules.get(module_name)
+        cls = getattr(module, class_name, None) if module is not None else None
+        if isinstance(cls, type):
+            found.append(cls)
+    return tuple(found)
 
 
 def _check_limit(name: str, value: object, minimum: int) -> int | None:

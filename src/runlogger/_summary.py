@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ._timefmt import utc_timestamp
@@ -45,67 +47,165 @@ def _message_of(record: logging.LogRecord) -> str:
 class RunTally:
     """Counts for one run as one handler saw them: constant memory in the number of records.
 
-    ``add`` is the hot path of :class:`RunSummaryHandler`; it takes its own small lock
-    so that handlers sharing a tally (during a reconfiguration) never lose a count.
+    ``add`` runs for every record, so it only files the record's ``(levelno, levelname,
+    event_type)`` in a queue, without a lock (``deque.append`` is thread-safe). Every
+    ``_BATCH`` records, and whenever the counts are read, the queue is counted out in C
+    (``Counter``) under the lock. Reading sums over the distinct keys (levels times event
+    types), at checkpoints rather than per record. The queue never holds much more than a
+    batch, so memory stays constant however many records pass.
     """
 
-    __slots__ = (
-        "_lock",
-        "counts_by_event_type",
-        "counts_by_level",
-        "error_count",
-        "event_count",
-        "first_error",
-        "logging_errors",
-        "warning_count",
-    )
+    __slots__ = ("_counts", "_lock", "_queue", "first_error", "logging_errors")
+
+    #: Records queued before they are counted out.
+    _BATCH = 512
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.event_count = 0
-        self.counts_by_level: dict[str, int] = {}
-        self.counts_by_event_type: dict[str, int] = {}
-        self.error_count = 0
-        self.warning_count = 0
+        self._queue: deque[tuple[Any, Any, str | None]] = deque()
+        #: (levelno, levelname, event_type or None) -> records: as many keys as kinds of
+        #: record, not as records.
+        self._counts: Counter[tuple[Any, Any, str | None]] = Counter()
         self.first_error: dict[str, Any] | None = None
         self.logging_errors = 0
 
     def add(self, record: logging.LogRecord) -> None:
         """Count one record."""
-        levelname = record.levelname
         event_type = record.__dict__.get("event_type")
+        if event_type is not None and type(event_type) is not str:
+            event_type = _safe_text(str(event_type), 200)
         levelno = record.levelno
+        queue = self._queue
+        queue.append((levelno, record.levelname, event_type))
+        if len(queue) >= self._BATCH:
+            self._count_queue()
+        if levelno >= _ERROR and self.first_error is None:
+            self._note_first_error(record)
+
+    def _count_queue(self) -> None:
+        """Move the queued records into the counts (``add`` keeps appending meanwhile).
+
+        Counted into a new Counter first, so a record with an unhashable level cannot
+        leave the counts half updated; such records are counted by their level's text.
+        """
         with self._lock:
-            self.event_count += 1
-            by_level = self.counts_by_level
-            by_level[levelname] = by_level.get(levelname, 0) + 1
-            if event_type is not None:
-                key = event_type if type(event_type) is str else _safe_text(str(event_type), 200)
-                by_type = self.counts_by_event_type
-                by_type[key] = by_type.get(key, 0) + 1
-            if levelno >= _ERROR:
-                self.error_count += 1
-                if self.first_error is None:
-                    self.first_error = _first_error(record)
-            elif levelno >= _WARNING:
-                self.warning_count += 1
+            queue = self._queue
+            batch = list(islice(iter(queue.popleft, None), len(queue)))
+            try:
+                counted = Counter(batch)
+            except Exception:  # an unhashable level somewhere: count it by its text
+                counted = Counter(
+                    (self._hashable(levelno), self._hashable(levelname), event_type)
+                    for levelno, levelname, event_type in batch
+                )
+            counts = self._counts
+            for key, count in counted.items():
+                counts[key] += count
+
+    def _note_first_error(self, record: logging.LogRecord) -> None:
+        """Keep the first ERROR-or-worse record; its message is built outside the lock."""
+        first = _first_error(record)
+        with self._lock:
+            if self.first_error is None:
+                self.first_error = first
 
     def add_logging_error(self) -> None:
         with self._lock:
             self.logging_errors += 1
 
+    def _count_items(self) -> list[tuple[tuple[Any, Any, str | None], int]]:
+        self._count_queue()
+        with self._lock:
+            return list(self._counts.items())
+
+    @property
+    def event_count(self) -> int:
+        """Records counted."""
+        return sum(count for _, count in self._count_items())
+
+    @property
+    def error_count(self) -> int:
+        """Records at ERROR or worse."""
+        return self._severity_count(self._count_items(), _ERROR, None)
+
+    @property
+    def warning_count(self) -> int:
+        """Records at WARNING or worse but below ERROR."""
+        return self._severity_count(self._count_items(), _WARNING, _ERROR)
+
+    @property
+    def counts_by_level(self) -> dict[str, int]:
+        """Records per level name."""
+        return self._by_level(self._count_items())
+
+    @property
+    def counts_by_event_type(self) -> dict[str, int]:
+        """Records per event type (records without one are not in it)."""
+        return self._by_event_type(self._count_items())
+
     def snapshot(self) -> dict[str, Any]:
         """This tally as a JSON-ready contribution to a summary."""
+        items = self._count_items()
         with self._lock:
-            return {
-                "event_count": self.event_count,
-                "counts_by_level": dict(self.counts_by_level),
-                "counts_by_event_type": dict(self.counts_by_event_type),
-                "error_count": self.error_count,
-                "warning_count": self.warning_count,
-                "first_error": self.first_error,
-                "logging_errors": self.logging_errors,
-            }
+            first_error = self.first_error
+            logging_errors = self.logging_errors
+        return {
+            "event_count": sum(count for _, count in items),
+            "counts_by_level": self._by_level(items),
+            "counts_by_event_type": self._by_event_type(items),
+            "error_count": self._severity_count(items, _ERROR, None),
+            "warning_count": self._severity_count(items, _WARNING, _ERROR),
+            "first_error": first_error,
+            "logging_errors": logging_errors,
+        }
+
+    @staticmethod
+    def _severity_count(
+        items: Iterable[tuple[tuple[Any, Any, str | None], int]], low: int, high: int | None
+    ) -> int:
+        """Records with ``low <= levelno < high``; a level that is no number counts as 0."""
+        total = 0
+        for (levelno, _, _), count in items:
+            try:
+                if levelno >= low and (high is None or levelno < high):
+                    total += count
+            except Exception:
+                pass
+        return total
+
+    @staticmethod
+    def _by_level(items: Iterable[tuple[tuple[Any, Any, str | None], int]]) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for (_, levelname, _), count in items:
+            name = levelname if type(levelname) is str else RunTally._text(levelname)
+            totals[name] = totals.get(name, 0) + count
+        return totals
+
+    @staticmethod
+    def _hashable(value: Any) -> Any:
+        try:
+            hash(value)
+        except Exception:
+            return RunTally._text(value)
+        return value
+
+    @staticmethod
+    def _text(value: Any) -> str:
+        """A level that is not a string, as one (JSON keys are strings); cannot fail."""
+        try:
+            return _safe_text(str(value), 200)
+        except Exception:
+            return f"<{type(value).__name__}>"
+
+    @staticmethod
+    def _by_event_type(
+        items: Iterable[tuple[tuple[Any, Any, str | None], int]],
+    ) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for (_, _, event_type), count in items:
+            if event_type is not None:
+                totals[event_type] = totals.get(event_type, 0) + count
+        return totals
 
 
 def _first_error(record: logging.LogRecord) -> dict[str, Any]:

@@ -1,0 +1,34 @@
+"""bench/bench.py --quick runs to the end and prints its table (timings are not checked)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from support import REPO, clean_env
+
+
+def test_quick_bench_prints_the_table_and_every_target(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench.py"), "--quick"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "| pipeline | ns/record | x stdlib plain | x pjl JsonFormatter |" in out
+    for row in (
+        "stdlib Formatter",
+        "python-json-logger JsonFormatter",
+        "runlogger pipeline, backend=json",
+        "runlogger pipeline, backend=orjson",
+    ):
+        assert f"| {row}" in out
+    for target in ("| 1. ", "| 2. ", "| 3. ", "| 4. ", "| 5. ", "| 6. "):
+        assert target in out
+    assert not (tmp_path / "runs").exists()  # summaries go to a temporary directory
