@@ -5,13 +5,25 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import runlogger
 
 
 def test_all_lists_exactly_the_public_names() -> None:
     public = {name for name in dir(runlogger) if not name.startswith("_")}
-    modules = {"annotations"}
-    assert set(runlogger.__all__) - {"__version__"} == public - modules
+    not_exported = {"annotations", "importlib", "TYPE_CHECKING", "Any"}
+    assert set(runlogger.__all__) - {"__version__"} == public - not_exported
+
+
+def test_every_name_in_all_resolves() -> None:
+    for name in runlogger.__all__:
+        assert getattr(runlogger, name) is not None
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        runlogger.nope  # noqa: B018
 
 
 def test_all_is_sorted() -> None:

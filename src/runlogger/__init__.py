@@ -13,6 +13,9 @@ components is configured and ends at interpreter exit.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._context import Run, current_run, in_current_run, run, start_process_run
 from ._errors import (
     CorruptSummaryError,
@@ -21,12 +24,39 @@ from ._errors import (
     RunloggerError,
     RunNotFoundError,
 )
-from ._events import RunFileHandler
 from ._filter import RunContextFilter
-from ._formatter import RunJsonFormatter
-from ._handler import RunSummaryHandler
-from ._progress import track
-from ._sampling import RunSampleFilter
+
+if TYPE_CHECKING:
+    from ._events import RunFileHandler
+    from ._formatter import RunJsonFormatter
+    from ._handler import RunSummaryHandler
+    from ._progress import track
+    from ._sampling import RunSampleFilter
+
+#: Names whose modules are imported on first use: python-json-logger, pathlib and the
+#: summary machinery cost more to import than the rest of runlogger together, and the
+#: command line's ``runs``/``show`` need none of them.
+_LAZY = {
+    "RunFileHandler": "._events",
+    "RunJsonFormatter": "._formatter",
+    "RunSummaryHandler": "._handler",
+    "RunSampleFilter": "._sampling",
+    "track": "._progress",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'runlogger' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "CorruptSummaryError",

@@ -12,16 +12,13 @@ import atexit
 import contextlib
 import contextvars
 import functools
-import inspect
 import logging
 import os
-import socket
 import sys
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, cast
 
@@ -55,7 +52,6 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _T = TypeVar("_T")
 
 
-@dataclass(eq=False)
 class Run:
     """One run: identity, status and the run-level facts a summary reports.
 
@@ -63,30 +59,40 @@ class Run:
     two handlers may see different records of the same run.
     """
 
-    run_id: str
-    name: str | None = None
-    parent: Run | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    #: ``running``, ``completed``, ``failed`` or ``terminated``.
-    status: str = "running"
-    start_time: float = field(default_factory=time.time)
-    end_time: float | None = None
-    #: ``{"type", "message"}`` of the exception that ended the run.
-    exception: dict[str, str] | None = None
-    #: ``"SIGTERM"``/``"SIGINT"`` when a signal ended the run.
-    signal: str | None = None
-    exit_code: int | None = None
-    #: The last progress report, ``{"done", "total", "rate"}`` (see :meth:`progress`).
-    last_progress: dict[str, Any] | None = None
-    suppressed_by_event_type: dict[str, int] = field(default_factory=dict)
-    #: True for the process run (started at configuration, ended at interpreter exit).
-    is_process_run: bool = False
-    #: False when this process joined a run another process owns (``RUNLOGGER_RUN_ID``):
-    #: it then adds its counts to that run's summary but never sets its status.
-    owner: bool = True
-    host: str = field(default_factory=socket.gethostname)
-    pid: int = field(default_factory=os.getpid)
-    argv: list[str] = field(default_factory=lambda: list(sys.argv))
+    def __init__(
+        self,
+        run_id: str,
+        name: str | None = None,
+        parent: Run | None = None,
+        attributes: dict[str, Any] | None = None,
+        *,
+        is_process_run: bool = False,
+        owner: bool = True,
+    ) -> None:
+        self.run_id = run_id
+        self.name = name
+        self.parent = parent
+        self.attributes: dict[str, Any] = attributes if attributes is not None else {}
+        #: ``running``, ``completed``, ``failed`` or ``terminated``.
+        self.status = "running"
+        self.start_time = time.time()
+        self.end_time: float | None = None
+        #: ``{"type", "message"}`` of the exception that ended the run.
+        self.exception: dict[str, str] | None = None
+        #: ``"SIGTERM"``/``"SIGINT"`` when a signal ended the run.
+        self.signal: str | None = None
+        self.exit_code: int | None = None
+        #: The last progress report, ``{"done", "total", "rate"}`` (see :meth:`progress`).
+        self.last_progress: dict[str, Any] | None = None
+        self.suppressed_by_event_type: dict[str, int] = {}
+        #: True for the process run (started at configuration, ended at interpreter exit).
+        self.is_process_run = is_process_run
+        #: False when this process joined a run another process owns (``RUNLOGGER_RUN_ID``):
+        #: it then adds its counts to that run's summary but never sets its status.
+        self.owner = owner
+        self.host = _hostname()
+        self.pid = os.getpid()
+        self.argv = list(sys.argv)
 
     @property
     def parent_run_id(self) -> str | None:
@@ -173,6 +179,12 @@ _state = _State()
 _current: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
     "runlogger_current_run", default=None
 )
+
+
+def _hostname() -> str:
+    import socket  # imported on first use: socket is slow to import and rarely needed
+
+    return socket.gethostname()
 
 
 def _describe_exception(exc: BaseException) -> dict[str, str]:
@@ -621,6 +633,8 @@ class RunScope:
     def __call__(self, func: _F) -> _F:
         if self._name is None:
             self._name = getattr(func, "__qualname__", None)
+        import inspect  # only decorators need it; keeps ``import runlogger`` light
+
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
