@@ -493,7 +493,11 @@ class RunJsonFormatter(JsonFormatter):
                     if trailing:
                         place_trailing(out, record)
                     line = dumps(out).decode() if dumps is not None else encode(out)
-                if check_line and ("\\ud" in line or not (line.isascii() or _encodable(line))):
+                if not line.isascii():
+                    if check_line and not _encodable(line):
+                        return general(record)
+                    line = _escape_line_separators(line)
+                elif check_line and "\\ud" in line:
                     return general(record)
             except Exception:  # the general path reports odd values in the line itself
                 return general(record)
@@ -644,11 +648,17 @@ class RunJsonFormatter(JsonFormatter):
         attrs = record.__dict__
         msg = record.msg
         message_dict: dict[str, Any] | None = None
+        message = ""
         if isinstance(msg, dict):
             message_dict = dict(msg)
-            message = ""
-        else:
-            message = record.getMessage()
+        format_error: str | None = None
+        if message_dict is None:
+            try:
+                message = record.getMessage()
+            except Exception as exc:
+                # As stdlib would have reached handleError: keep the line, mark the problem.
+                message = _template_of(msg)
+                format_error = f"{type(exc).__name__}: {_template_of(exc)}"
         record.message = message
         if self._needs_asctime:
             record.asctime = self.formatTime(record, self.datefmt)
@@ -674,6 +684,10 @@ class RunJsonFormatter(JsonFormatter):
         event_type = attrs.get("event_type")
         if event_type is not None:
             data[self._key_event_type] = event_type
+        if format_error is not None:
+            data[self._get_rename("format_error")] = format_error
+            args = record.args
+            data[self._get_rename("args")] = list(args) if isinstance(args, tuple) else args
         for key, value in self._defaults:
             data.setdefault(key, value)
         for field, key in self._fmt_keys:
@@ -685,24 +699,35 @@ class RunJsonFormatter(JsonFormatter):
                 data[self._get_rename(key)] = value
         skip = self._skip
         rename = self.rename_fields
+        extras: dict[Any, Any] = {}
         for key, value in attrs.items():
             if key not in skip and (type(key) is not str or key[:1] != "_"):
-                data[rename.get(key, key) if rename else key] = value
+                extras[rename.get(key, key) if rename else key] = value
+        trailing: dict[str, Any] = {}
         if record.exc_info:
-            data[self._key_exc_info] = self.formatException(record.exc_info)
+            trailing[self._key_exc_info] = self.formatException(record.exc_info)
             exc_class = record.exc_info[0]
             if exc_class is not None:
-                data[self._key_exc_type] = qualified_name(exc_class)
+                trailing[self._key_exc_type] = qualified_name(exc_class)
         elif record.exc_text:
-            data[self._key_exc_info] = record.exc_text
+            trailing[self._key_exc_info] = record.exc_text
         if record.stack_info:
-            data[self._key_stack_info] = self.formatStack(record.stack_info)
+            trailing[self._key_stack_info] = self.formatStack(record.stack_info)
+        max_keys = self.sanitizer.max_keys
+        if max_keys is not None and len(data) + len(extras) + len(trailing) > max_keys:
+            # Too many extras: the cap keeps the first keys, so the traceback goes first.
+            data.update(trailing)
+            data.update(extras)
+        else:
+            data.update(extras)
+            data.update(trailing)
         if self.rename_fields_keep_missing:
             for renamed in self.rename_fields.values():
                 data.setdefault(renamed, None)
 
         data = self.process_log_record(data)
-        return self.serialize_log_record(self.sanitizer.clean_fields(data))
+        line = self.serialize_log_record(self.sanitizer.clean_fields(data))
+        return line if line.isascii() else _escape_line_separators(line)
 
     def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
         """Serialize with the chosen backend; on any failure, with a last-resort encoder."""
@@ -710,6 +735,26 @@ class RunJsonFormatter(JsonFormatter):
             return self._encode(log_data)
         except Exception:
             return _last_resort(log_data, self.sanitizer)
+
+
+def _template_of(value: object) -> str:
+    """``str(value)``, or a placeholder when even that fails."""
+    try:
+        return str(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def _escape_line_separators(line: str) -> str:
+    """Escape U+2028/U+2029: valid in JSON, but line breaks to ``str.splitlines`` and JS.
+
+    They can only occur inside JSON strings, where ``\\u2028`` means the same.
+    """
+    if "\u2028" in line:
+        line = line.replace("\u2028", "\\u2028")
+    if "\u2029" in line:
+        line = line.replace("\u2029", "\\u2029")
+    return line
 
 
 def _encodable(line: str) -> bool:

@@ -298,9 +298,12 @@ class RunSummaryHandler(logging.Handler):
                 "checkpoint_interval must be a positive number of seconds, "
                 f"not {checkpoint_interval!r}."
             )
-        super().__init__(level)
+        # Everything that can fail comes before Handler.__init__, which registers the
+        # handler for logging.shutdown(): a refused handler must leave nothing behind.
         path = resolve_directory(directory)
         path.mkdir(parents=True, exist_ok=True)
+        ensure_process_run()
+        super().__init__(level)
         self.directory = path
         self._closed = False
         _register_book()
@@ -352,7 +355,7 @@ class RunSummaryHandler(logging.Handler):
         try:
             self.acquire()
             try:
-                if not self._closed:
+                if not self._closed and hasattr(self, "_dir"):
                     self._closed = True
                     _book.detach(self._dir)
             finally:
