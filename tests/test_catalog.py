@@ -15,46 +15,7 @@ import pytest
 from runlogger import _catalog
 from runlogger._catalog import INDEX_NAME, Query, list_runs
 from runlogger._errors import CorruptSummaryError, RunNotFoundError
-
-OTHER_HOST = "elsewhere.invalid"
-
-
-def at(minute: int) -> str:
-    return f"2026-11-30T21:{minute:02d}:00.000000Z"
-
-
-def write_summary(directory: Path, run_id: str, **fields: Any) -> Path:
-    """A summary as the writer makes it, with ``fields`` overriding the defaults."""
-    document: dict[str, Any] = {
-        "schema": "runlogger.summary/1",
-        "run_id": run_id,
-        "name": "job",
-        "parent_run_id": None,
-        "status": "completed",
-        "start_time": at(0),
-        "end_time": at(1),
-        "updated_at": at(1),
-        "duration_ms": 1000,
-        "event_count": 3,
-        "counts_by_level": {"INFO": 3},
-        "counts_by_event_type": {},
-        "error_count": 0,
-        "warning_count": 0,
-        "first_error": None,
-        "exception": None,
-        "signal": None,
-        "logging_errors": 0,
-        "suppressed_by_event_type": {},
-        "progress": None,
-        "exit_code": 0,
-        "host": OTHER_HOST,
-        "pid": 1,
-        "argv": ["job.py"],
-    }
-    document.update(fields)
-    path = directory / f"{run_id}.json"
-    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
-    return path
+from support import OTHER_HOST, at, write_summary
 
 
 def write_events(path: Path, events: list[dict[str, Any]], tail: str = "") -> None:

@@ -234,6 +234,16 @@ def ensure_process_run() -> Run:
             process_run = Run(run_id=validate_run_id(joined_id), is_process_run=True, owner=False)
         else:
             process_run = Run(run_id=new_run_id(), is_process_run=True)
+        return _begin_process_run(process_run)
+
+
+def _begin_process_run(process_run: Run) -> Run:
+    """Make ``process_run`` the process run: environment for children, hooks, listeners.
+
+    Called with the state lock held, so that two threads cannot both start one.
+    """
+    with _state.lock:
+        if process_run.owner:
             os.environ[RUN_ID_ENV] = process_run.run_id
         _state.process_run = process_run
         _install_hooks()
@@ -263,13 +273,7 @@ def start_process_run(
             attributes=attributes,
             is_process_run=True,
         )
-        os.environ[RUN_ID_ENV] = process_run.run_id
-        _state.process_run = process_run
-        _install_hooks()
-        listeners = list(_state.listeners)
-    for listener in listeners:
-        listener.run_started(process_run)
-    return process_run
+        return _begin_process_run(process_run)
 
 
 def current_run() -> Run:
