@@ -50,6 +50,21 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def python_command(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python ARGS...`` (this interpreter) in ``cwd`` and capture its output."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def run_python(
     code: str,
     *args: str,

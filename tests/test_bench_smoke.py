@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from support import REPO, clean_env
+from support import REPO, python_command
 
 
 def test_quick_bench_prints_the_table_and_every_target(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "bench.py"), "--quick"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = python_command(str(REPO / "bench" / "bench.py"), "--quick", cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "| pipeline | ns/record | x stdlib plain | x pjl JsonFormatter |" in out

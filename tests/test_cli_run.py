@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from support import clean_env, read_jsonl, read_summary
+from support import clean_env, python_command, read_jsonl, read_summary
 
 SCRIPT = """
 import logging, sys, time
@@ -37,15 +37,7 @@ def _runlogger(
     tmp_path: Path, *args: str, script: str = SCRIPT, name: str = "job.py"
 ) -> subprocess.CompletedProcess[str]:
     (tmp_path / name).write_text(textwrap.dedent(script), encoding="utf-8")
-    return subprocess.run(
-        [sys.executable, "-m", "runlogger", "run", *args],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return python_command("-m", "runlogger", "run", *args, cwd=tmp_path)
 
 
 def _only_summary(runs: Path) -> dict[str, Any]:
@@ -140,28 +132,14 @@ def test_sigterm_exits_143_and_terminates_the_run(tmp_path: Path) -> None:
 
 
 def test_missing_script_is_one_line_exit_2_and_no_run(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "runlogger", "run", "absent.py"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = python_command("-m", "runlogger", "run", "absent.py", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["runlogger: no such script: absent.py"]
     assert not (tmp_path / "runs").exists()
 
 
 def test_missing_module_is_exit_2(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "runlogger", "run", "-m", "no_such_module_xyz"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = python_command("-m", "runlogger", "run", "-m", "no_such_module_xyz", cwd=tmp_path)
     assert result.returncode == 2
     assert "no module named 'no_such_module_xyz'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -176,13 +154,8 @@ def test_module_runs_as_main_with_its_arguments(tmp_path: Path) -> None:
         "if __name__ == '__main__':\n"
         "    logging.getLogger('tool').warning('args %s', sys.argv[1:])\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "runlogger", "run", "--name", "tool", "-m", "pkg.tool", "-x", "--y"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
+    result = python_command(
+        "-m", "runlogger", "run", "--name", "tool", "-m", "pkg.tool", "-x", "--y", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     summary = _only_summary(tmp_path / "runs")

@@ -14,24 +14,14 @@ from typing import Any
 
 import pytest
 
-from support import REPO, clean_env, json_lines, read_summary, run_python
+from support import REPO, clean_env, json_lines, python_command, read_summary, run_python
 
 EXAMPLES = REPO / "examples"
 
 
 def _run_example(tmp_path: Path, script: str, *args: str) -> tuple[list[dict[str, Any]], Any]:
-    import subprocess
-    import sys
 
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = python_command(str(EXAMPLES / script), *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     return json_lines(result.stdout), result
 

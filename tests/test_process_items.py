@@ -8,20 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from support import REPO, clean_env, read_jsonl, read_summary
+from support import REPO, clean_env, python_command, read_jsonl, read_summary
 
 SCRIPT = REPO / "examples" / "process_items.py"
 
 
 def _job(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--log-dir", str(tmp_path / "runs"), *args],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = python_command(
+        str(SCRIPT), "--log-dir", str(tmp_path / "runs"), *args, cwd=tmp_path, timeout=120
     )
     printed = json.loads(result.stdout)
     assert list(printed) == ["run_id", "status", "events"]
