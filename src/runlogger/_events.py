@@ -6,6 +6,8 @@ import contextlib
 import logging
 import os
 import threading
+import time
+import weakref
 from pathlib import Path
 
 from ._context import _current, ensure_process_run
@@ -13,7 +15,38 @@ from ._formatter import RunJsonFormatter
 from ._handler import note_logging_error
 from ._store import DEFAULT_FILE_MODE, events_path, resolve_directory
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, no repair guard
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["RunFileHandler"]
+
+#: How long a lock is waited for: the torn-line check on open waits for a line another
+#: process is writing, a writer for a check; neither may hang on a stuck process.
+_LOCK_WAIT = 2.0
+
+#: Every RunFileHandler, so a forked child can give each a fresh descriptor lock.
+_handlers: weakref.WeakSet[RunFileHandler] = weakref.WeakSet()
+_fork_hook_registered = False
+
+
+def _after_fork_in_child() -> None:
+    """A thread of the parent may have held a descriptor lock at the fork: make new ones.
+
+    ``logging`` does the same for each handler's own lock; the child is single-threaded
+    here, so nothing can hold the new locks yet.
+    """
+    for handler in list(_handlers):
+        handler._fd_lock = threading.Lock()
+
+
+def _track(handler: RunFileHandler) -> None:
+    global _fork_hook_registered
+    _handlers.add(handler)
+    if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook_registered = True
 
 
 class RunFileHandler(logging.Handler):
@@ -23,9 +56,11 @@ class RunFileHandler(logging.Handler):
     carry their own ``run_id`` and ``parent_run_id``), and processes that joined the
     run append to it too. Each line is written with a single ``write`` on an
     ``O_APPEND`` descriptor, so lines from several processes never interleave. If the
-    file ends in a torn line (a crash mid-write), the next record starts on a fresh
-    line. Failures reach :meth:`handleError` and are counted in the run's
-    ``logging_errors``.
+    file ends in a torn line (a crash mid-write, or a write cut short by a full disk),
+    the next record starts on a fresh line. Writers hold a shared ``flock`` while they
+    write and the torn-line check on open an exclusive one, so a line another process
+    is still writing is not mistaken for a torn one. Failures reach
+    :meth:`handleError` and are counted in the run's ``logging_errors``.
 
     The formatter defaults to :class:`RunJsonFormatter`.
     """
@@ -41,14 +76,23 @@ class RunFileHandler(logging.Handler):
             raise ValueError(
                 f"file_mode must be a permission number such as 0o600, not {file_mode!r}."
             )
+        # Everything that can fail (an unusable directory, a refused $RUNLOGGER_RUN_ID)
+        # comes before Handler.__init__, which registers the handler for
+        # logging.shutdown(): a half-built handler must not fail again at exit.
+        path = resolve_directory(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        ensure_process_run()
+        formatter = RunJsonFormatter()
         super().__init__(level)
-        self.directory = resolve_directory(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory = path
         self.file_mode = file_mode
         self._fds: dict[str, int] = {}
+        # Descriptors whose last write stopped mid-line (EFBIG, ENOSPC after a partial
+        # write): the next record must not be glued to the fragment.
+        self._torn: set[int] = set()
         self._fd_lock = threading.Lock()
-        self.setFormatter(RunJsonFormatter())
-        ensure_process_run()
+        self.setFormatter(formatter)
+        _track(self)
 
     def _top_run_id(self, record: logging.LogRecord) -> str:
         run = _current.get() or ensure_process_run()
@@ -63,12 +107,14 @@ class RunFileHandler(logging.Handler):
         fd = self._fds.get(run_id)
         if fd is not None:
             return fd
+        # Opened outside _fd_lock, which is only for the dict: opening may wait for
+        # another process's line (see _end_torn_line).
+        opened = self._open(events_path(self.directory, run_id))
         with self._fd_lock:
-            fd = self._fds.get(run_id)
-            if fd is None:
-                fd = self._open(events_path(self.directory, run_id))
-                self._fds[run_id] = fd
-            return fd
+            fd = self._fds.setdefault(run_id, opened)
+        if fd != opened:
+            os.close(opened)
+        return fd
 
     def _open(self, path: Path) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
@@ -87,14 +133,36 @@ class RunFileHandler(logging.Handler):
         try:
             line = (self.format(record) + "\n").encode("utf-8", "surrogatepass")
             fd = self._fd_for(self._top_run_id(record))
-            view = memoryview(line)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            if fd in self._torn:
+                line = b"\n" + line
+            self._write_line(fd, line)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
+
+    def _write_line(self, fd: int, line: bytes) -> None:
+        """Write all of ``line``; if only part of it got out, remember the torn line.
+
+        Runs under the handler lock (``Handler.handle``), so ``_torn`` needs no other.
+        """
+        view = memoryview(line)
+        locked = _lock(fd, shared=True)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        finally:
+            if locked:
+                _unlock(fd)
+            sent = len(line) - len(view)
+            if sent == len(line):
+                self._torn.discard(fd)
+            elif sent:
+                if line[sent - 1] == 0x0A:  # only the newline that ends a torn line got out
+                    self._torn.discard(fd)
+                else:
+                    self._torn.add(fd)
 
     def handleError(self, record: logging.LogRecord) -> None:
         """Report as usual, and count the failure in the run's ``logging_errors``."""
@@ -106,6 +174,7 @@ class RunFileHandler(logging.Handler):
         try:
             with self._fd_lock:
                 fds, self._fds = self._fds, {}
+                self._torn.clear()
             for fd in fds.values():
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -118,8 +187,64 @@ class RunFileHandler(logging.Handler):
 
 
 def _end_torn_line(path: Path, fd: int) -> None:
-    """If the file's last byte is not a newline, append one (a crash tore the last line)."""
-    with open(path, "rb") as stream:
-        stream.seek(-1, os.SEEK_END)
-        if stream.read(1) != b"\n":
+    """If the file's last byte is not a newline, append one (a crash tore the last line).
+
+    From outside, a line another process is writing right now looks torn too; its
+    writer holds a shared lock, so the check waits for an exclusive one. The last byte
+    is read through a second descriptor (``fd`` is write-only); a file this process may
+    append to but not read is left as it is.
+    """
+    if not _lock(fd, shared=False):
+        return  # a writer holds its line too long: an unrepaired tear beats a cut line
+    try:
+        try:
+            reader = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return
+        try:
+            ours, theirs = os.fstat(fd), os.fstat(reader)
+            if (ours.st_dev, ours.st_ino) != (theirs.st_dev, theirs.st_ino) or not ours.st_size:
+                return  # the name now points elsewhere: not ours to judge
+            os.lseek(reader, ours.st_size - 1, os.SEEK_SET)
+            torn = os.read(reader, 1) != b"\n"
+        finally:
+            os.close(reader)
+        if torn:
             os.write(fd, b"\n")
+    finally:
+        _unlock(fd)
+
+
+def _lock(fd: int, *, shared: bool) -> bool:
+    """Take ``flock`` on ``fd``: True to go ahead (then unlock), False if it was not had.
+
+    Both wait at most ``_LOCK_WAIT`` (only a torn-line check holds the exclusive lock,
+    for microseconds, and writers hold the shared one for one ``write``): a writer that
+    cannot get its lock writes anyway, a check that cannot get its lock is skipped.
+    Nothing can hang on a lock left behind. Where locks are not supported, both go
+    ahead unlocked, as writers did before locking existed.
+    """
+    if fcntl is None:
+        return True
+    operation = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+    deadline = 0.0
+    while True:
+        try:
+            fcntl.flock(fd, operation)
+        except BlockingIOError:
+            now = time.monotonic()
+            if not deadline:
+                deadline = now + _LOCK_WAIT
+            elif now >= deadline:
+                return False
+            time.sleep(0.0005)
+        except OSError:  # no flock on this file system
+            return not shared
+        else:
+            return True
+
+
+def _unlock(fd: int) -> None:
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)

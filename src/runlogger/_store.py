@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "contributor_key",
     "events_path",
     "read_contributors",
+    "remove_stale_temp_files",
     "resolve_directory",
     "summary_path",
     "update_summary",
@@ -40,6 +42,9 @@ __all__ = [
 
 DEFAULT_DIR = "runs"
 DEFAULT_FILE_MODE = 0o600
+
+#: Statuses a run ends with: the summary written with one of them is the run's last.
+_FINAL_STATUSES = frozenset({"completed", "failed", "terminated"})
 
 
 def resolve_directory(directory: str | os.PathLike[str] | None) -> Path:
@@ -107,12 +112,74 @@ def _directory_lock(directory: Path) -> Iterator[None]:
 
 
 def _read_existing(path: Path) -> dict[str, Any] | None:
+    """The summary now at ``path``, or None if there is no readable one.
+
+    Only a regular file counts: a symlink planted at the summary path is not followed
+    (its target's counts would be merged into the run's), and a FIFO or device there
+    cannot block or feed the writer. The write that follows replaces whatever it is.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        with open(path, encoding="utf-8") as stream:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, encoding="utf-8") as stream:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
             document = json.load(stream)
     except (OSError, ValueError):
         return None
     return document if isinstance(document, dict) else None
+
+
+def remove_stale_temp_files(directory: Path, run_id: str) -> list[str]:
+    """Delete the temp files of ``run_id``'s summary whose writer is dead; return their names.
+
+    :func:`write_json_atomic` removes its temp file on any error, but a writer killed by
+    SIGKILL (or a power cut) between creating and renaming it leaves
+    ``.<run_id>.json.<pid>.<ns>.tmp`` behind. A file whose pid is alive on this host
+    (another writer, mid-write) is never touched; neither is anything else in the
+    directory. Called with the directory lock held, so no locking writer is mid-write.
+    """
+    if os.name != "posix":  # os.kill(pid, 0) is no liveness probe on Windows
+        return []
+    prefix = f".{validate_run_id(run_id)}.json."
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid_text, dot, stamp = name[len(prefix) : -len(".tmp")].partition(".")
+        if not (dot and _is_number(pid_text) and _is_number(stamp)):
+            continue
+        if _pid_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+            removed.append(name)
+    return removed
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists here (another user's counts as alive)."""
+    if pid <= 0:  # 0 and negatives address process groups: never probe those
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # EPERM: it exists, just not ours; or no such pid form
+        return True
+    return True
 
 
 def update_summary(
@@ -140,6 +207,9 @@ def update_summary(
             metadata = existing if existing.get("run_id") == run_id else _joined_metadata(run_id)
         document = summary_document(metadata, contributors, time.time())
         write_json_atomic(path, document, file_mode)
+        if document.get("status") in _FINAL_STATUSES:
+            # Once per run (not per checkpoint): a directory listing is not free.
+            remove_stale_temp_files(directory, run_id)
     return document
 
 
