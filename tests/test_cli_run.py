@@ -219,3 +219,37 @@ def test_duration_is_measured(tmp_path: Path) -> None:
     elapsed_ms = (time.monotonic() - started) * 1000
     duration = _only_summary(tmp_path / "runs")["duration_ms"]
     assert 250 <= duration <= elapsed_ms
+
+
+def test_inside_a_run_the_wrapper_joins_it(tmp_path: Path) -> None:
+    """With RUNLOGGER_RUN_ID set (a parent run started this), the script's records join it."""
+    (tmp_path / "job.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
+    result = python_command(
+        "-m", "runlogger", "run", "job.py", cwd=tmp_path, env=clean_env(RUNLOGGER_RUN_ID="outer-1")
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "outer-1.json",
+        "outer-1.jsonl",
+    ]
+    summary = read_summary(tmp_path / "runs", "outer-1")
+    assert summary["counts_by_event_type"] == {"job_started": 1, "job_done": 1}
+    events = read_jsonl(tmp_path / "runs" / "outer-1.jsonl")
+    assert {e["run_id"] for e in events} == {"outer-1"}
+    assert not any(e.get("event_type") == "run_finished" for e in events)  # the owner ends it
+
+
+def test_run_id_option_starts_a_separate_run_even_inside_one(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
+    result = python_command(
+        "-m",
+        "runlogger",
+        "run",
+        "--run-id",
+        "own-2",
+        "job.py",
+        cwd=tmp_path,
+        env=clean_env(RUNLOGGER_RUN_ID="outer-1"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert read_summary(tmp_path / "runs", "own-2")["status"] == "completed"

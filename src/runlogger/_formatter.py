@@ -745,15 +745,19 @@ def _template_of(value: object) -> str:
         return f"<unrepresentable {type(value).__name__}>"
 
 
+#: Characters JSON allows raw in strings that ``str.splitlines()`` (U+0085, U+2028, U+2029)
+#: and JavaScript (U+2028, U+2029) take for line breaks.
+_LINE_SEPARATORS = (("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
 def _escape_line_separators(line: str) -> str:
-    """Escape U+2028/U+2029: valid in JSON, but line breaks to ``str.splitlines`` and JS.
+    """Escape U+0085, U+2028 and U+2029, so that a reader splitting lines sees one event.
 
     They can only occur inside JSON strings, where ``\\u2028`` means the same.
     """
-    if "\u2028" in line:
-        line = line.replace("\u2028", "\\u2028")
-    if "\u2029" in line:
-        line = line.replace("\u2029", "\\u2029")
+    for separator, escaped in _LINE_SEPARATORS:
+        if separator in line:
+            line = line.replace(separator, escaped)
     return line
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from . import _context
-from ._context import RUN_DIR_ENV, exit_status, start_process_run
+from ._context import RUN_DIR_ENV, RUN_ID_ENV, exit_status, start_process_run
 from ._errors import InvalidRunIdError
 from ._events import RunFileHandler
 from ._filter import RunContextFilter
@@ -102,9 +102,13 @@ def run_target(
     runs_dir = resolve_directory(directory)
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
-        process_run = start_process_run(
-            name or (target if module else Path(target).stem), run_id=run_id
-        )
+        if run_id is None and os.environ.get(RUN_ID_ENV):
+            # Started inside a run (RUNLOGGER_RUN_ID): join it, as any Python process does.
+            process_run = _context.ensure_process_run()
+        else:
+            process_run = start_process_run(
+                name or (target if module else Path(target).stem), run_id=run_id
+            )
     except InvalidRunIdError as exc:
         return _fail(str(exc))
     except OSError as exc:
