@@ -510,9 +510,9 @@ def _arrange_multiprocessing_flush(after_fork: bool = False) -> None:
 
 def _register_multiprocessing_finalizer(_obj: object) -> None:
     util = sys.modules["multiprocessing.util"]
-    util.Finalize(None, _at_exit, exitpriority=100)
-    from ._signals import exit_on_sigterm
+    from ._signals import exit_on_sigterm, hand_over
 
+    util.Finalize(None, hand_over, exitpriority=100)
     exit_on_sigterm()
 
 

@@ -9,6 +9,7 @@ the application ignores (``SIG_IGN``) is left alone.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -19,7 +20,7 @@ from typing import Any
 
 from . import _context
 
-__all__ = ["exit_on_sigterm", "install_signal_handlers"]
+__all__ = ["exit_on_sigterm", "hand_over", "install_signal_handlers"]
 
 _Handler = Callable[[int, FrameType | None], Any]
 
@@ -76,41 +77,94 @@ def install_signal_handlers(names: Iterable[str] = ("SIGTERM", "SIGINT")) -> boo
     return True
 
 
-def _leaving_child(frame: FrameType | None) -> bool:
-    """Whether a multiprocessing child is already past its target, on its way out.
+# -- multiprocessing children --------------------------------------------------------------
+#
+# Pool.terminate() ends its workers with SIGTERM, by default a kill that would lose their
+# counts. Raising from a Python-level handler is not safe there (raised inside a
+# multiprocessing lock's __enter__/__exit__ it leaves the lock, shared with the parent,
+# taken), and such a handler may not run at all while the worker is blocked on that lock
+# (the signal can land just before the blocking call). So the C-level handler's wakeup
+# file descriptor wakes a thread of the child's own, which writes the child's share of the
+# counts and ends the process with status 143, as the default action would have. The
+# Python-level handler does the same when it gets to run first.
 
-    ``Pool.terminate()`` sends SIGTERM to workers that may have just left their loop
-    normally; unwinding them again from inside multiprocessing's exit code would skip
-    the finalizer that hands their counts over.
-    """
-    util = sys.modules.get("multiprocessing.util")
-    process = sys.modules.get("multiprocessing.process")
-    if util is None or process is None:
-        return False
-    if frame is not None and frame.f_code is process.BaseProcess._bootstrap.__code__:
-        return True  # between the target's return and the exit functions
-    exit_codes = {util._exit_function.__code__, util._run_finalizers.__code__}
-    while frame is not None:
-        if frame.f_code in exit_codes:
-            return True
-        frame = frame.f_back
-    return False
+_handing_over = threading.local()
+_hand_over_lock = threading.RLock()
+_handed_over = False
+
+
+def hand_over() -> None:
+    """Write this child's share of the counts, once (also the child's exit finalizer)."""
+    global _handed_over
+    with _hand_over_lock:
+        if _handed_over:
+            return
+        _handed_over = True
+        _handing_over.active = True
+        try:
+            _context._at_exit()
+        finally:
+            _handing_over.active = False
+
+
+def _end_child(signum: int) -> None:
+    _mark_terminated(signum)
+    try:
+        hand_over()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except BaseException:  # nothing may stop the exit
+        pass
+    finally:
+        os._exit(128 + signum)
 
 
 def _on_child_sigterm(signum: int, frame: FrameType | None) -> None:
-    _mark_terminated(signum)
-    if _context._state.exiting or _leaving_child(frame):
-        return  # the finalizers will write the counts; the process is ending anyway
-    raise SystemExit(128 + signum)
+    if getattr(_handing_over, "active", False):
+        _mark_terminated(signum)
+        return  # this thread is writing the counts already: let it finish
+    _end_child(signum)
+
+
+def _watch_wakeup_fd(read_fd: int) -> None:
+    while True:
+        try:
+            data = os.read(read_fd, 512)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        if signal.SIGTERM in data:
+            _end_child(signal.SIGTERM)
 
 
 def exit_on_sigterm() -> None:
-    """In a multiprocessing child: SIGTERM unwinds (so finalizers run) instead of killing."""
+    """In a multiprocessing child: SIGTERM hands the counts over before the process ends."""
+    global _handed_over, _hand_over_lock
+    _handed_over = False  # a new child: nothing handed over yet, whatever its parent did
+    _hand_over_lock = threading.RLock()
     try:
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_child_sigterm)
-    except ValueError:
-        pass  # not the main thread: leave the default
+        if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+            return  # the application handles SIGTERM itself
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, _on_child_sigterm)
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        if previous != -1:  # someone else's (an event loop): keep theirs
+            signal.set_wakeup_fd(previous)
+            os.close(read_fd)
+            os.close(write_fd)
+            return
+        threading.Thread(
+            target=_watch_wakeup_fd, args=(read_fd,), name="runlogger-sigterm", daemon=True
+        ).start()
+    except (OSError, RuntimeError, ValueError):
+        pass  # the Python-level handler, if installed, still hands over
 
 
 def uninstall_signal_handlers() -> None:

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import stat
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -98,15 +99,27 @@ def write_json_atomic(path: Path, document: Mapping[str, Any], file_mode: int) -
         raise
 
 
+#: Directories whose lock this thread holds: taken again (a multiprocessing child's
+#: SIGTERM handler writing while the code it interrupted held it) it must not wait on
+#: itself.
+_held = threading.local()
+
+
 @contextlib.contextmanager
 def _directory_lock(directory: Path) -> Iterator[None]:
-    if fcntl is None:
+    """Exclusive ``flock`` on the directory, for one read-merge-write of a summary."""
+    held: set[Path] = _held.__dict__.setdefault("directories", set())
+    if fcntl is None or directory in held:
         yield
         return
     fd = os.open(directory, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        held.add(directory)
+        try:
+            yield
+        finally:
+            held.discard(directory)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 

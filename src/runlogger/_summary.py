@@ -61,7 +61,9 @@ class RunTally:
     _BATCH = 512
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: a multiprocessing child's SIGTERM handler may read the counts
+        # while the code it interrupted is counting.
+        self._lock = threading.RLock()
         self._queue: deque[tuple[Any, Any, str | None]] = deque()
         #: (levelno, levelname, event_type or None) -> records: as many keys as kinds of
         #: record, not as records.
