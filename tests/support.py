@@ -12,6 +12,34 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
+#: The run summary's keys in DESIGN.md's order (a summary may add more after them).
+DOCUMENTED_SUMMARY_KEYS = (
+    "schema",
+    "run_id",
+    "name",
+    "parent_run_id",
+    "status",
+    "start_time",
+    "end_time",
+    "updated_at",
+    "duration_ms",
+    "event_count",
+    "counts_by_level",
+    "counts_by_event_type",
+    "error_count",
+    "warning_count",
+    "first_error",
+    "exception",
+    "signal",
+    "logging_errors",
+    "suppressed_by_event_type",
+    "progress",
+    "exit_code",
+    "host",
+    "pid",
+    "argv",
+)
+
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")

@@ -37,36 +37,18 @@ from runlogger import (
     RunSummaryHandler,
 )
 from strategies import SECRET_KEY_NAMES
-from support import clean_env, parse_line, read_jsonl, read_summary, run_python
+from support import (
+    DOCUMENTED_SUMMARY_KEYS,
+    clean_env,
+    parse_line,
+    read_jsonl,
+    read_summary,
+    run_python,
+)
 
 REDACTED = "[REDACTED]"
 SECRET = "hunter2-Zx9q-S3cr3t-7731"
-SUMMARY_KEYS = {
-    "schema",
-    "run_id",
-    "name",
-    "parent_run_id",
-    "status",
-    "start_time",
-    "end_time",
-    "updated_at",
-    "duration_ms",
-    "event_count",
-    "counts_by_level",
-    "counts_by_event_type",
-    "error_count",
-    "warning_count",
-    "first_error",
-    "exception",
-    "signal",
-    "logging_errors",
-    "suppressed_by_event_type",
-    "progress",
-    "exit_code",
-    "host",
-    "pid",
-    "argv",
-}
+SUMMARY_KEYS = set(DOCUMENTED_SUMMARY_KEYS)
 _names = itertools.count()
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file semantics")

@@ -17,7 +17,7 @@ import pytest
 
 import runlogger
 from runlogger import RunContextFilter, RunSummaryHandler
-from support import read_summary
+from support import DOCUMENTED_SUMMARY_KEYS, read_summary
 
 
 def _logger(name: str, handler: logging.Handler) -> logging.Logger:
@@ -269,32 +269,7 @@ def test_counts_are_exact_across_threads(runs_dir: Path) -> None:
 def test_summary_is_valid_json_with_all_documented_keys(runs_dir: Path) -> None:
     RunSummaryHandler(runs_dir)
     summary = read_summary(runs_dir, _finish_process_run().run_id)
-    documented = [
-        "schema",
-        "run_id",
-        "name",
-        "parent_run_id",
-        "status",
-        "start_time",
-        "end_time",
-        "updated_at",
-        "duration_ms",
-        "event_count",
-        "counts_by_level",
-        "counts_by_event_type",
-        "error_count",
-        "warning_count",
-        "first_error",
-        "exception",
-        "signal",
-        "logging_errors",
-        "suppressed_by_event_type",
-        "progress",
-        "exit_code",
-        "host",
-        "pid",
-        "argv",
-    ]
+    documented = list(DOCUMENTED_SUMMARY_KEYS)
     assert list(summary)[: len(documented)] == documented
     assert summary["argv"] == sys.argv
     json.dumps(summary, allow_nan=False)
