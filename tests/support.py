@@ -159,3 +159,22 @@ def write_summary(directory: Path, run_id: str, **fields: Any) -> Path:
     path = directory / f"{run_id}.json"
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return path
+
+
+# -- hostile payloads -----------------------------------------------------------------
+
+
+def nested_lists(depth: int) -> list[Any]:
+    """``depth`` lists inside each other, built without recursion (it would fail first)."""
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def nested_dicts(depth: int) -> dict[str, Any]:
+    """``depth`` dicts inside each other under the key ``child``, built without recursion."""
+    value: dict[str, Any] = {}
+    for _ in range(depth):
+        value = {"child": value}
+    return value

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 import runlogger
 from runlogger import RunContextFilter, RunFileHandler, RunJsonFormatter, RunSummaryHandler
 from strategies import extras_with_secret, messages
-from support import clean_env, parse_line, read_summary, run_python
+from support import clean_env, nested_dicts, nested_lists, parse_line, read_summary, run_python
 
 DEFAULT_LIMIT = 16 * 1024
 MEGABYTE = 1024 * 1024
@@ -134,21 +134,6 @@ def _only_event(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> dict[
     return event
 
 
-def _nested_lists(depth: int) -> list[Any]:
-    """Built iteratively: recursion would fail before the code under test does."""
-    value: list[Any] = []
-    for _ in range(depth):
-        value = [value]
-    return value
-
-
-def _nested_dicts(depth: int) -> dict[str, Any]:
-    value: dict[str, Any] = {}
-    for _ in range(depth):
-        value = {"child": value}
-    return value
-
-
 def _depth(value: object) -> int:
     depth = 0
     while isinstance(value, (list, dict)) and value:
@@ -183,7 +168,7 @@ def test_cyclic_dict_and_list_become_cycle_markers(
     assert event["l"] == [1, "[cycle]"]
 
 
-@pytest.mark.parametrize("build", [_nested_lists, _nested_dicts], ids=["lists", "dicts"])
+@pytest.mark.parametrize("build", [nested_lists, nested_dicts], ids=["lists", "dicts"])
 def test_nesting_100000_deep_is_cut_and_marked(
     pipeline: Pipeline, capsys: pytest.CaptureFixture[str], build: Callable[[int], Any]
 ) -> None:

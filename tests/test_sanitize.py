@@ -26,6 +26,7 @@ from runlogger._sanitize import (
     REDACTED,
     Sanitizer,
 )
+from support import nested_dicts, nested_lists
 
 SECRET = "hunter2-s3cr3t-value"
 
@@ -33,21 +34,6 @@ SECRET = "hunter2-s3cr3t-value"
 def dump(value: object) -> bytes:
     """Serialize the way the formatter must be able to: strict JSON, encoded as UTF-8."""
     return json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
-
-
-def nested_lists(depth: int) -> list[Any]:
-    """Build a deeply nested list without recursion (recursion would fail before the code)."""
-    value: list[Any] = []
-    for _ in range(depth):
-        value = [value]
-    return value
-
-
-def nested_dicts(depth: int) -> dict[str, Any]:
-    value: dict[str, Any] = {}
-    for _ in range(depth):
-        value = {"child": value}
-    return value
 
 
 def all_strings(value: object) -> Iterator[str]:

@@ -27,9 +27,11 @@ log = logging.getLogger("app")
 
 
 def _start(
-    tmp_path: Path, body: str, handle: bool = True, interval: float = 30.0
+    tmp_path: Path, body: str, handle: bool = True, interval: float = 30.0, before: str = ""
 ) -> subprocess.Popen[str]:
+    """Run SETUP then ``body``; ``before`` is the application's code ahead of runlogger's."""
     code = SETUP.replace("@HANDLE@", str(handle)).replace("@INTERVAL@", repr(interval))
+    code = code.replace("root = ", textwrap.dedent(before) + "root = ", 1)
     script = tmp_path / "app.py"
     script.write_text(textwrap.dedent(code) + textwrap.dedent(body), encoding="utf-8")
     return subprocess.Popen(
@@ -96,18 +98,7 @@ def test_application_sigterm_handler_is_chained(tmp_path: Path) -> None:
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, graceful)
     """
-    # the app installs its handler before runlogger is configured
-    code = SETUP.split("root = ")[0] + textwrap.dedent(body) + "root = " + SETUP.split("root = ")[1]
-    script = code.replace("@HANDLE@", "True").replace("@INTERVAL@", "30.0") + textwrap.dedent(WAIT)
-    (tmp_path / "app.py").write_text(script, encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, "app.py"],
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _start(tmp_path, WAIT, before=body)  # the app's handler comes first
     run_id = _ready(process)
     process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=30)
@@ -119,19 +110,7 @@ def test_application_sigterm_handler_is_chained(tmp_path: Path) -> None:
 
 def test_ignored_signal_is_left_alone(tmp_path: Path) -> None:
     body = "assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN\n" + textwrap.dedent(WAIT)
-    code = SETUP.replace(
-        "import runlogger", "import runlogger\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)"
-    )
-    script = code.replace("@HANDLE@", "True").replace("@INTERVAL@", "30.0") + textwrap.dedent(body)
-    (tmp_path / "app.py").write_text(script, encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, "app.py"],
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _start(tmp_path, body, before="signal.signal(signal.SIGTERM, signal.SIG_IGN)\n")
     run_id = _ready(process)
     process.send_signal(signal.SIGTERM)
     time.sleep(0.5)
