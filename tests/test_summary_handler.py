@@ -220,15 +220,17 @@ def test_emit_failure_reaches_handle_error(runs_dir: Path, monkeypatch: pytest.M
 
 
 def test_recursion_error_is_not_swallowed(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from runlogger import _summary
+    from runlogger import _handler
 
-    def recurse(self: object, record: logging.LogRecord) -> None:
+    def recurse(record: logging.LogRecord) -> None:
         raise RecursionError
 
     handler = RunSummaryHandler(runs_dir)
-    monkeypatch.setattr(_summary.RunTally, "add", recurse)
+    monkeypatch.setattr(_handler, "event_type_of", recurse)
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
+    record.event_type = 42  # not a string: counted by its text, which here recurses
     with pytest.raises(RecursionError):
-        handler.handle(logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None))
+        handler.handle(record)
 
 
 def test_failed_writes_of_a_run_file_handler_are_counted(runs_dir: Path) -> None:
@@ -300,3 +302,34 @@ def test_queue_listener_keeps_the_run_of_the_thread_that_logged(runs_dir: Path) 
     (line,) = out.getvalue().splitlines()
     assert json.loads(line)["run_id"] == queued.run_id
     assert read_summary(runs_dir, queued.run_id)["counts_by_event_type"]["queued_item"] == 1
+
+
+def test_records_of_a_finished_run_reach_its_summary_at_exit(tmp_path: Path) -> None:
+    # A thread that outlives its run: its records still count, written when the process ends.
+    code = """
+        import logging, sys, threading
+        import runlogger
+        handler = runlogger.RunSummaryHandler(sys.argv[1])
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        with runlogger.run("batch") as batch:
+            logging.getLogger("job").info("inside", extra={"event_type": "item"})
+        late = threading.Thread(
+            target=lambda: [
+                logging.getLogger("job").error("late %d", n, extra={"run_id": batch.run_id})
+                for n in range(3)
+            ]
+        )
+        late.start()
+        late.join()
+        print(batch.run_id)
+    """
+    from support import run_python
+
+    result = run_python(code, str(tmp_path / "runs"), cwd=tmp_path, check_exit=0)
+    summary = read_summary(tmp_path / "runs", result.stdout.strip())
+    assert summary["status"] == "completed"
+    assert summary["error_count"] == 3
+    assert summary["counts_by_event_type"]["item"] == 1
+    assert summary["first_error"]["message"] == "late 0"

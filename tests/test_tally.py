@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 
-from runlogger._summary import RunTally
+from runlogger._summary import BATCH, RunTally
 
 
 def _record(level: int, event_type: object = None, levelname: object = None) -> logging.LogRecord:
@@ -21,9 +21,9 @@ def _record(level: int, event_type: object = None, levelname: object = None) -> 
 def test_counts_are_exact_beyond_one_batch() -> None:
     tally = RunTally()
     levels = [logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL]
-    for index in range(5 * RunTally._BATCH + 3):
+    for index in range(5 * BATCH + 3):
         tally.add(_record(levels[index % 5], event_type=("a", "b", None)[index % 3]))
-    total = 5 * RunTally._BATCH + 3
+    total = 5 * BATCH + 3
     snapshot = tally.snapshot()
     assert snapshot["event_count"] == total
     assert sum(snapshot["counts_by_level"].values()) == total
@@ -40,9 +40,9 @@ def test_counts_are_exact_beyond_one_batch() -> None:
 def test_pending_records_are_bounded() -> None:
     """Memory is constant: never more than a batch of records waits to be counted."""
     tally = RunTally()
-    for _ in range(10 * RunTally._BATCH):
+    for _ in range(10 * BATCH):
         tally.add(_record(logging.INFO))
-        assert len(tally._queue) < RunTally._BATCH
+        assert len(tally.queue) < BATCH
     assert len(tally._counts) == 1
 
 
@@ -89,7 +89,7 @@ def test_level_that_is_no_number_counts_but_in_no_severity() -> None:
 
 def test_threads_adding_and_reading_lose_no_count() -> None:
     tally = RunTally()
-    per_thread = 3 * RunTally._BATCH + 7
+    per_thread = 3 * BATCH + 7
 
     def work() -> None:
         for index in range(per_thread):

@@ -20,11 +20,13 @@ from typing import Any
 from . import _context
 from ._context import Run, current_run_if_started, ensure_process_run
 from ._store import DEFAULT_FILE_MODE, read_contributors, resolve_directory, update_summary
-from ._summary import RunTally, run_metadata
+from ._summary import BATCH, RunTally, event_type_of, run_metadata
 
 __all__ = ["RunSummaryHandler", "checkpoint", "note_logging_error"]
 
 DEFAULT_CHECKPOINT_INTERVAL = 30.0
+_ERROR = logging.ERROR
+_NEG_INF = float("-inf")
 #: Finished runs whose counts are kept for late records (threads that outlive a run).
 _FINISHED_KEPT = 1024
 
@@ -148,12 +150,16 @@ class _SummaryBook:
     def write(self, entry: _Entry) -> None:
         """Write ``entry``'s summary (checkpoint or final); failures go to stderr."""
         run = entry.run
+        # Before the snapshot: a record counted after it must find the entry dirty again.
+        entry.dirty = False
+        if run is not None and run.end_time is not None:
+            entry.next_checkpoint = _NEG_INF  # every late record marks the entry dirty
+        else:
+            entry.next_checkpoint = time.time() + entry.directory.interval
         contribution = entry.tally.snapshot()
         if run is not None:
             contribution["suppressed_by_event_type"] = dict(run.suppressed_by_event_type)
         metadata = run_metadata(run) if run is not None and run.owner else None
-        entry.dirty = False
-        entry.next_checkpoint = time.time() + entry.directory.interval
         try:
             update_summary(
                 entry.directory.path,
@@ -327,23 +333,44 @@ class RunSummaryHandler(logging.Handler):
         return result
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Count ``record``: :meth:`RunTally.add`, inlined, as this runs for every record.
+
+        One comparison per record covers the rare work -- a full queue, an error, a
+        checkpoint due, a record after its run has finished -- in :meth:`_after_count`.
+        """
         try:
-            run_id = record.__dict__.get("run_id")
+            attrs = record.__dict__
+            run_id = attrs.get("run_id")
             if run_id is None:
                 run_id = _context.current_run().run_id
             entry = self._dir.entries.get(run_id)
             if entry is None:
                 entry = _book.entry(self._dir, str(run_id))
-            entry.tally.add(record)
-            run = entry.run
-            if run is not None and run.end_time is not None:  # finished: written at exit
-                entry.dirty = True
-            elif record.created >= entry.next_checkpoint:
-                _book.write(entry)
+            event_type = attrs.get("event_type")
+            if event_type is not None and type(event_type) is not str:
+                event_type = event_type_of(record)
+            levelno = record.levelno
+            queue = entry.tally.queue
+            queue.append((levelno, record.levelname, event_type))
+            if len(queue) >= BATCH or levelno >= _ERROR or record.created >= entry.next_checkpoint:
+                self._after_count(entry, record)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
+
+    @staticmethod
+    def _after_count(entry: _Entry, record: logging.LogRecord) -> None:
+        tally = entry.tally
+        if len(tally.queue) >= BATCH:
+            tally.count_queue()
+        if record.levelno >= _ERROR and tally.first_error is None:
+            tally.note_first_error(record)
+        run = entry.run
+        if run is not None and run.end_time is not None:  # finished: written at exit
+            entry.dirty = True
+        elif record.created >= entry.next_checkpoint:
+            _book.write(entry)
 
     def handleError(self, record: logging.LogRecord) -> None:
         """Report as usual, and count the failure in the run's ``logging_errors``."""

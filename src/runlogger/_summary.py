@@ -14,7 +14,14 @@ from ._timefmt import utc_timestamp
 if TYPE_CHECKING:
     from ._context import Run
 
-__all__ = ["SCHEMA", "RunTally", "merge_contributions", "summary_document"]
+__all__ = [
+    "BATCH",
+    "SCHEMA",
+    "RunTally",
+    "event_type_of",
+    "merge_contributions",
+    "summary_document",
+]
 
 SCHEMA = "runlogger.summary/1"
 
@@ -23,6 +30,9 @@ _FIRST_ERROR_MESSAGE_LIMIT = 2000
 
 _ERROR = logging.ERROR
 _WARNING = logging.WARNING
+
+#: Records queued in a :class:`RunTally` before they are counted out.
+BATCH = 512
 
 
 def _safe_text(text: str, limit: int) -> str:
@@ -44,27 +54,33 @@ def _message_of(record: logging.LogRecord) -> str:
             return f"<unprintable {type(record.msg).__name__}>"
 
 
+def event_type_of(record: logging.LogRecord) -> str | None:
+    """The record's event type as counted: a string, or None."""
+    event_type = record.__dict__.get("event_type")
+    if event_type is None or type(event_type) is str:
+        return event_type
+    return _safe_text(str(event_type), 200)
+
+
 class RunTally:
     """Counts for one run as one handler saw them: constant memory in the number of records.
 
     ``add`` runs for every record, so it only files the record's ``(levelno, levelname,
-    event_type)`` in a queue, without a lock (``deque.append`` is thread-safe). Every
-    ``_BATCH`` records, and whenever the counts are read, the queue is counted out in C
+    event_type)`` in :attr:`queue`, without a lock (``deque.append`` is thread-safe). Every
+    :data:`BATCH` records, and whenever the counts are read, the queue is counted out in C
     (``Counter``) under the lock. Reading sums over the distinct keys (levels times event
     types), at checkpoints rather than per record. The queue never holds much more than a
     batch, so memory stays constant however many records pass.
     """
 
-    __slots__ = ("_counts", "_lock", "_queue", "first_error", "logging_errors")
-
-    #: Records queued before they are counted out.
-    _BATCH = 512
+    __slots__ = ("_counts", "_lock", "first_error", "logging_errors", "queue")
 
     def __init__(self) -> None:
         # Re-entrant: a multiprocessing child's SIGTERM handler may read the counts
         # while the code it interrupted is counting.
         self._lock = threading.RLock()
-        self._queue: deque[tuple[Any, Any, str | None]] = deque()
+        #: ``(levelno, levelname, event_type or None)`` of the records not counted out yet.
+        self.queue: deque[tuple[Any, Any, str | None]] = deque()
         #: (levelno, levelname, event_type or None) -> records: as many keys as kinds of
         #: record, not as records.
         self._counts: Counter[tuple[Any, Any, str | None]] = Counter()
@@ -72,26 +88,22 @@ class RunTally:
         self.logging_errors = 0
 
     def add(self, record: logging.LogRecord) -> None:
-        """Count one record."""
-        event_type = record.__dict__.get("event_type")
-        if event_type is not None and type(event_type) is not str:
-            event_type = _safe_text(str(event_type), 200)
-        levelno = record.levelno
-        queue = self._queue
-        queue.append((levelno, record.levelname, event_type))
-        if len(queue) >= self._BATCH:
-            self._count_queue()
-        if levelno >= _ERROR and self.first_error is None:
-            self._note_first_error(record)
+        """Count one record (:meth:`RunSummaryHandler.emit` inlines this; keep them alike)."""
+        queue = self.queue
+        queue.append((record.levelno, record.levelname, event_type_of(record)))
+        if len(queue) >= BATCH:
+            self.count_queue()
+        if record.levelno >= _ERROR and self.first_error is None:
+            self.note_first_error(record)
 
-    def _count_queue(self) -> None:
+    def count_queue(self) -> None:
         """Move the queued records into the counts (``add`` keeps appending meanwhile).
 
         Counted into a new Counter first, so a record with an unhashable level cannot
         leave the counts half updated; such records are counted by their level's text.
         """
         with self._lock:
-            queue = self._queue
+            queue = self.queue
             batch = list(islice(iter(queue.popleft, None), len(queue)))
             try:
                 counted = Counter(batch)
@@ -104,7 +116,7 @@ class RunTally:
             for key, count in counted.items():
                 counts[key] += count
 
-    def _note_first_error(self, record: logging.LogRecord) -> None:
+    def note_first_error(self, record: logging.LogRecord) -> None:
         """Keep the first ERROR-or-worse record; its message is built outside the lock."""
         first = _first_error(record)
         with self._lock:
@@ -116,7 +128,7 @@ class RunTally:
             self.logging_errors += 1
 
     def _count_items(self) -> list[tuple[tuple[Any, Any, str | None], int]]:
-        self._count_queue()
+        self.count_queue()
         with self._lock:
             return list(self._counts.items())
 
