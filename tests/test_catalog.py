@@ -74,6 +74,20 @@ def test_list_runs_ignores_dot_files_and_other_names(tmp_path: Path) -> None:
     assert (ids(listing), listing.problems) == (["a"], [])
 
 
+def test_list_runs_skips_a_summary_deleted_between_listing_and_stat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_summary(tmp_path, "a")
+    write_summary(tmp_path, "b", start_time=at(1))
+    list_runs(tmp_path)
+    listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: ["gone.json", *listdir(path)])
+
+    listing = list_runs(tmp_path)
+
+    assert (ids(listing), listing.problems) == (["b", "a"], [])
+
+
 def test_list_runs_reports_corrupt_summary_and_skips_it(tmp_path: Path) -> None:
     write_summary(tmp_path, "good")
     (tmp_path / "bad.json").write_text('{"schema": "runlogger.summ', encoding="utf-8")
