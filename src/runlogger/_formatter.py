@@ -341,7 +341,7 @@ class RunJsonFormatter(JsonFormatter):
         # and run fields, checked (see _know). And event types that passed the check,
         # recognized by identity.
         last_plan: tuple[tuple[Any, ...], _Entries, _JsonEntries] = (_UNSEEN, (), None)
-        last_milli: tuple[int, str] = (-1, "")
+        last_milli: tuple[int, str] = (-(10**30), "")  # (first microsecond, its text)
         known: _Known = (_UNSEEN, None, None, None, None, "", "")
         event_types: dict[str, str] = {}
 
@@ -406,12 +406,16 @@ class RunJsonFormatter(JsonFormatter):
                     else:
                         event_type = clean(event_type)
                 trailing = record.exc_info or record.exc_text or record.stack_info or keep_missing
-                # utc_timestamp(record.created), inlined with a cache of its own
-                milli, micros = divmod(int(record.created * 1_000_000), 1000)
-                cached_milli, stamp = last_milli
-                if milli != cached_milli:
+                # utc_timestamp(record.created), inlined, with the text up to the millisecond
+                # cached: records of the same millisecond only look up their microseconds.
+                micros = int(record.created * 1_000_000)
+                first_micro, stamp = last_milli
+                micros -= first_micro
+                if not 0 <= micros < 1000:
+                    milli = (micros + first_micro) // 1000
                     stamp = milli_prefix(milli)
-                    last_milli = (milli, stamp)
+                    last_milli = (milli * 1000, stamp)
+                    micros += first_micro - milli * 1000
                 stamp += micros_z[micros]
                 value: Any
                 line: str
