@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -262,37 +265,125 @@ def test_index_adds_many_new_summaries_in_order(tmp_path: Path) -> None:
     assert expected == ids(list_runs(tmp_path))
 
 
+def _truncated(index: bytes) -> bytes:
+    return index[: len(index) - 3]
+
+
+def _longer(index: bytes) -> bytes:
+    return index + b"\x00"
+
+
+def _more_rows_claimed(index: bytes) -> bytes:
+    return index.replace(b'"rows": 1,', b'"rows": 2,', 1)
+
+
+def _other_byte_order(index: bytes) -> bytes:
+    other = b"big" if sys.byteorder == "little" else b"little"
+    return index.replace(f'"byteorder": "{sys.byteorder}"'.encode(), b'"byteorder": "%s"' % other)
+
+
 @pytest.mark.parametrize(
     "damage",
     [
-        b"",
-        b"garbage",
-        b'{"format": "runlogger.index/1"}\n{}',
+        lambda index: b"",
+        lambda index: b"garbage",
+        lambda index: b'{"format": "runlogger.index/2"}\n{}',
+        _truncated,
+        _longer,
+        _more_rows_claimed,
+        _other_byte_order,
     ],
 )
-def test_corrupt_index_is_rebuilt_silently(tmp_path: Path, damage: bytes) -> None:
+def test_corrupt_index_is_rebuilt_silently(
+    tmp_path: Path, damage: Callable[[bytes], bytes]
+) -> None:
     write_summary(tmp_path, "a")
     list_runs(tmp_path)
-    (tmp_path / INDEX_NAME).write_bytes(damage)
+    index = tmp_path / INDEX_NAME
+    damaged = damage(index.read_bytes())
+    assert damaged != index.read_bytes()
+    index.write_bytes(damaged)
 
     listing = list_runs(tmp_path)
 
     assert (ids(listing), listing.problems, listing.index_saved) == (["a"], [], True)
+    assert index.read_bytes().startswith(b'{"format": "runlogger.index/2"')
 
 
-def test_tampered_index_fails_its_digest_and_is_rebuilt(tmp_path: Path) -> None:
+def test_tampered_index_fails_its_checksum_and_is_rebuilt(tmp_path: Path) -> None:
     write_summary(tmp_path, "a", duration_ms=1000)
     list_runs(tmp_path)
     age_index(tmp_path)
     index = tmp_path / INDEX_NAME
     original = index.read_bytes()
-    tampered = original.replace(b"[1000]", b"[2000]")
-    assert tampered != original
-    index.write_bytes(tampered)
+    # The duration is stored as a 16-bit integer: make it 2000 without touching the header.
+    header, body = original.split(b"\n", 1)
+    tampered = body.replace((1000).to_bytes(2, sys.byteorder), (2000).to_bytes(2, sys.byteorder))
+    assert tampered.count((2000).to_bytes(2, sys.byteorder)) == 1
+    index.write_bytes(header + b"\n" + tampered)
 
     (entry,) = list_runs(tmp_path).entries()
 
     assert entry.duration_ms == 1000
+
+
+def test_index_of_the_previous_format_is_rebuilt(tmp_path: Path) -> None:
+    """A JSON index as version 1 wrote it (valid, but stale here) is not read."""
+    write_summary(tmp_path, "a", duration_ms=1000)
+    columns = {column: [None] for column in _catalog._COLUMNS}
+    info = (tmp_path / "a.json").stat()
+    columns.update(
+        file=["a.json"],
+        inode=[info.st_ino],
+        mtime_ns=[info.st_mtime_ns],
+        size=[info.st_size],
+        status=["completed"],
+        duration_ms=[2000],
+    )
+    body = json.dumps({**columns, "scan": [0]}, separators=(",", ":")).encode("ascii")
+    header = {
+        "format": "runlogger.index/1",
+        "scanned_ns": 2**62,
+        "digest": hashlib.blake2b(body, digest_size=16).hexdigest(),
+    }
+    (tmp_path / INDEX_NAME).write_bytes(json.dumps(header).encode("ascii") + b"\n" + body)
+
+    listing = list_runs(tmp_path)
+
+    assert ([entry.duration_ms for entry in listing.entries()], listing.index_saved) == (
+        [1000],
+        True,
+    )
+    assert (tmp_path / INDEX_NAME).read_bytes().startswith(b'{"format": "runlogger.index/2"')
+
+
+def test_index_keeps_every_kind_of_value_through_a_reload(tmp_path: Path) -> None:
+    """Missing fields, huge integers, odd text: served from the index as read from the files."""
+    write_summary(tmp_path, "plain")
+    write_summary(
+        tmp_path,
+        "odd",
+        name="line\nbreak \u6f22\u5b57 \udc80",
+        status="running",
+        duration_ms=2**70,
+        event_count=-(2**63),
+        error_count=None,
+        host=None,
+        pid=2**63,
+        parent_run_id="plain",
+        start_time="1969-12-31T23:59:59.5Z",
+    )
+    write_summary(tmp_path, "sparse", name=None, start_time=None, duration_ms=2.6)
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    fresh = list_runs(tmp_path, save_index=False)
+    list_runs(tmp_path)
+    age_index(tmp_path)  # loads and saves the index again, as a later query would
+
+    reloaded = list_runs(tmp_path)
+
+    assert not reloaded.index_saved  # served from the index, not re-read
+    assert (reloaded.entries(), reloaded.problems) == (fresh.entries(), fresh.problems)
+    assert [entry.run_id for entry in fresh.entries()] == ["plain", "odd", "sparse"]
 
 
 def test_unwritable_directory_still_answers(
@@ -302,7 +393,7 @@ def test_unwritable_directory_still_answers(
         raise PermissionError(13, "Permission denied")
 
     write_summary(tmp_path, "a")
-    monkeypatch.setattr(_catalog.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
 
     listing = list_runs(tmp_path)
 
