@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import socket
 import subprocess
 import sys
+import time
 import types
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runlogger import _cli
 from runlogger._catalog import INDEX_NAME
 from runlogger._cli import main
 from support import at, write_summary
@@ -73,6 +77,76 @@ def test_runs_table_says_local_time_by_default(
     main(["runs", "--dir", str(tmp_path)])
 
     assert "START (local)" in capsys.readouterr().out
+
+
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_CHANGE = 1_796_072_430  # 2026-11-30T21:00:30Z: the middle of a minute
+
+
+def _shifted(offset: int) -> Callable[[float], time.struct_time]:
+    return lambda epoch: time.gmtime(math.floor(epoch) + offset)
+
+
+def _clock_change(epoch: float) -> time.struct_time:
+    """A zone that puts its clocks forward an hour half-way through a minute."""
+    return time.gmtime(math.floor(epoch) + (3600 if epoch >= _CHANGE else 0))
+
+
+def _leap_second(epoch: float) -> time.struct_time:
+    """A clock that repeats second :59 just before _CHANGE, as around a leap second."""
+    second = math.floor(epoch)
+    return time.gmtime(second - (1 if second >= _CHANGE - 30 else 0))
+
+
+@pytest.mark.parametrize(
+    "to_struct",
+    [
+        time.gmtime,
+        _shifted(19 * 60 + 32),
+        _shifted(-(4 * 3600 + 56 * 60 + 2)),
+        _clock_change,
+        _leap_second,
+    ],
+    ids=["utc", "offset-not-whole-minutes", "negative-odd-offset", "clock-change", "leap"],
+)
+def test_start_times_match_formatting_each_one(
+    to_struct: Callable[[float], time.struct_time],
+) -> None:
+    """Minutes are formatted once and shared by their seconds only where that is exact."""
+    epochs: list[float | None] = [None, -1.5, -60.0, 0.25]
+    epochs += [_CHANGE + delta + 0.75 for delta in range(-200, 200, 7)]
+    epochs += [float(_CHANGE - 30), 1e18]
+
+    expected = []
+    for epoch in epochs:
+        try:
+            expected.append("-" if epoch is None else time.strftime(_TIME_FORMAT, to_struct(epoch)))
+        except (OverflowError, OSError, ValueError):
+            expected.append("-")
+    assert _cli._start_texts(epochs, to_struct) == expected
+
+
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "America/New_York", "right/Europe/London"])
+def test_start_times_in_real_zones_match_localtime(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Across 1900-1940 (offsets in seconds) and daylight-saving changes, in the local zone."""
+    if not Path("/usr/share/zoneinfo", zone).is_file() or not hasattr(time, "tzset"):
+        pytest.skip(f"no zone {zone} here")
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        epochs = [
+            float(start + step) for start in (-2_208_988_800, -1_500_000_000, 1_792_800_000)
+            for step in range(0, 40_000_000, 86_413)
+        ]  # fmt: skip
+        epochs += [1_483_228_790.0 + second for second in range(30)]  # the 2016 leap second
+        expected = [time.strftime(_TIME_FORMAT, time.localtime(epoch)) for epoch in epochs]
+
+        assert _cli._start_texts(epochs, time.localtime) == expected
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_runs_uses_runlogger_dir_by_default(

@@ -37,6 +37,7 @@ __all__ = [
     "Listing",
     "Problem",
     "Query",
+    "RunColumns",
     "RunEntry",
     "effective_status",
     "find_events_file",
@@ -132,11 +133,53 @@ class Event:
     data: dict[str, Any]
 
 
+class RunColumns:
+    """Runs as parallel lists, one per :class:`RunEntry` field, newest first.
+
+    What a query returns when the caller goes down columns (``runs`` renders 50,000 rows
+    one column at a time), so no object is built per run.
+    """
+
+    __slots__ = RunEntry._fields
+
+    def __init__(
+        self,
+        run_id: list[str],
+        name: list[str | None],
+        status: list[str],
+        start_ts: list[float | None],
+        duration_ms: list[int | None],
+        event_count: list[int | None],
+        error_count: list[int | None],
+        host: list[str | None],
+        pid: list[int | None],
+        parent_run_id: list[str | None],
+    ) -> None:
+        self.run_id = run_id
+        self.name = name
+        self.status = status
+        self.start_ts = start_ts
+        self.duration_ms = duration_ms
+        self.event_count = event_count
+        self.error_count = error_count
+        self.host = host
+        self.pid = pid
+        self.parent_run_id = parent_run_id
+
+    def __len__(self) -> int:
+        return len(self.run_id)
+
+    def entries(self) -> list[RunEntry]:
+        """The same runs as one :class:`RunEntry` each."""
+        fields = [getattr(self, field) for field in RunEntry._fields]
+        return list(map(RunEntry._make, zip(*fields, strict=True)))
+
+
 class Listing:
     """The runs of one directory, newest first, and the summary files that were skipped.
 
     Held by column, as the index stores it: a query walks the columns it filters on and
-    builds a :class:`RunEntry` only for the runs it returns.
+    gathers the other columns only for the runs it returns.
     """
 
     __slots__ = ("_columns", "_pending", "_valid", "index_saved", "problems")
@@ -148,7 +191,11 @@ class Listing:
         pending: tuple[Path, list[int], int] | None = None,
     ) -> None:
         self._columns = columns
-        self._valid = [i for i, error in enumerate(columns["error"]) if error is None]
+        errors = columns["error"]
+        if errors.count(None) == len(errors):  # the usual case: no corrupt summary
+            self._valid = list(range(len(errors)))
+        else:
+            self._valid = [i for i, error in enumerate(errors) if error is None]
         self._pending = pending
         self.problems = problems
         self.index_saved = False
@@ -171,31 +218,13 @@ class Listing:
 
     def entries(self) -> list[RunEntry]:
         """Every run as recorded (``running`` is not yet checked for ``lost``), newest first."""
-        return self._entries(self._valid, {})
-
-    def _entries(self, positions: list[int], derived: dict[int, str]) -> list[RunEntry]:
-        columns = self._columns
-        files, names, statuses = columns["file"], columns["name"], columns["status"]
-        starts, durations = columns["start_us"], columns["duration_ms"]
-        events, errors = columns["event_count"], columns["error_count"]
-        hosts, pids, parents = columns["host"], columns["pid"], columns["parent_run_id"]
-        return [
-            RunEntry(
-                files[i][:-5],
-                names[i],
-                derived.get(i) or statuses[i],
-                None if starts[i] is None else starts[i] / 1_000_000,
-                durations[i],
-                events[i],
-                errors[i],
-                hosts[i],
-                pids[i],
-                parents[i],
-            )
-            for i in positions
-        ]
+        return self._gather(self._valid, {}).entries()
 
     def select(self, query: Query, *, this_host: str | None = None) -> list[RunEntry]:
+        """The runs ``query`` keeps, as :meth:`select_columns` describes, one entry each."""
+        return self.select_columns(query, this_host=this_host).entries()
+
+    def select_columns(self, query: Query, *, this_host: str | None = None) -> RunColumns:
         """The runs ``query`` keeps, newest first, with ``lost`` derived for dead processes.
 
         Duration bounds compare the recorded ``duration_ms`` (for a running run: the
@@ -204,23 +233,22 @@ class Listing:
         bound on that value.
         """
         columns = self._columns
-        statuses, hosts, pids = columns["status"], columns["host"], columns["pid"]
-        host = this_host if this_host is not None else socket.gethostname()
+        statuses = columns["status"]
         derived: dict[int, str] = {}
-        for i in [i for i in self._valid if statuses[i] == "running"]:
-            status = effective_status("running", hosts[i], pids[i], this_host=host)
-            if status != "running":
-                derived[i] = status
+        if "running" in statuses:
+            hosts, pids = columns["host"], columns["pid"]
+            host = this_host if this_host is not None else socket.gethostname()
+            for i in [i for i in self._valid if statuses[i] == "running"]:
+                status = effective_status("running", hosts[i], pids[i], this_host=host)
+                if status != "running":
+                    derived[i] = status
         keep = self._valid
         if query.statuses is not None:
             wanted = query.statuses
             keep = [i for i in keep if (derived.get(i) or statuses[i]) in wanted]
         low, high = query.min_duration_ms, query.max_duration_ms
         if low is not None or high is not None:
-            durations = columns["duration_ms"]
-            low_ = float("-inf") if low is None else low
-            high_ = float("inf") if high is None else high
-            keep = [i for i in keep if durations[i] is not None and low_ <= durations[i] <= high_]
+            keep = _within(keep, columns["duration_ms"], low, high)
         since, until = query.since_ts, query.until_ts
         if since is not None or until is not None:
             starts = columns["start_us"]
@@ -240,7 +268,46 @@ class Listing:
                 keep = [i for i in keep if names[i] == pattern]
         if query.limit is not None:
             keep = keep[: query.limit]
-        return self._entries(keep, derived)
+        return self._gather(keep, derived)
+
+    def _gather(self, positions: list[int], derived: dict[int, str]) -> RunColumns:
+        columns = self._columns
+        statuses = _in_order(columns["status"], positions)
+        if derived:
+            statuses = [
+                derived.get(i, status) for i, status in zip(positions, statuses, strict=True)
+            ]
+        return RunColumns(
+            [file[:-5] for file in _in_order(columns["file"], positions)],
+            _in_order(columns["name"], positions),
+            statuses,
+            [
+                None if start is None else start / 1_000_000
+                for start in _in_order(columns["start_us"], positions)
+            ],
+            _in_order(columns["duration_ms"], positions),
+            _in_order(columns["event_count"], positions),
+            _in_order(columns["error_count"], positions),
+            _in_order(columns["host"], positions),
+            _in_order(columns["pid"], positions),
+            _in_order(columns["parent_run_id"], positions),
+        )
+
+
+def _within(
+    positions: list[int], durations: list[int | None], low: float | None, high: float | None
+) -> list[int]:
+    """The ``positions`` whose duration is known and within ``low``..``high`` (inclusive).
+
+    One comparison per run where only one bound is given (the usual ``--min-duration``).
+    """
+    if low is not None and high is None:
+        return [i for i in positions if (value := durations[i]) is not None and value >= low]
+    if low is None and high is not None:
+        return [i for i in positions if (value := durations[i]) is not None and value <= high]
+    low_ = float("-inf") if low is None else low
+    high_ = float("inf") if high is None else high
+    return [i for i in positions if (value := durations[i]) is not None and low_ <= value <= high_]
 
 
 # --------------------------------------------------------------------------- summaries

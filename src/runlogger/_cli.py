@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import shutil
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, TypeVar
 
 from . import _catalog
 from ._context import RUN_DIR_ENV
@@ -30,6 +31,7 @@ from ._store import DEFAULT_DIR
 __all__ = ["main"]
 
 PROG = "runlogger"
+_T = TypeVar("_T")
 _USAGE_ERROR = 2
 
 _LEVELS = {
@@ -535,7 +537,7 @@ def _print_runs(args: argparse.Namespace, directory: Path, listing: _catalog.Lis
         name=args.name,
         limit=args.limit,
     )
-    selected = listing.select(query)
+    selected = listing.select_columns(query)
     if not selected:
         if len(listing):
             _error(f"no runs in {directory} match ({len(listing)} runs in all)")
@@ -544,8 +546,8 @@ def _print_runs(args: argparse.Namespace, directory: Path, listing: _catalog.Lis
         return 0
     out = sys.stdout
     if args.json:
-        for entry in selected:
-            document = _summary_with_status(directory / f"{entry.run_id}.json")
+        for run_id in selected.run_id:
+            document = _summary_with_status(directory / f"{run_id}.json")
             if document is not None:
                 _write(out, json.dumps(document))
         return 0
@@ -575,23 +577,23 @@ def _derive_status(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _runs_table(entries: Sequence[_catalog.RunEntry], *, utc: bool, stream: TextIO) -> list[str]:
+def _runs_table(runs: _catalog.RunColumns, *, utc: bool, stream: TextIO) -> list[str]:
     """The ``runs`` table, fitted to the terminal: the name column gives way first, then the id.
 
-    Built column by column, since a listing may have tens of thousands of rows.
+    Built column by column, since a listing may have tens of thousands of rows, and each
+    distinct value is rendered once: names, statuses, durations and counts repeat a lot.
     """
     zone = "UTC" if utc else "local"
     headers = ("RUN ID", "NAME", "STATUS", f"START ({zone})", "DURATION", "EVENTS", "ERRORS")
     right_aligned = (False, False, False, False, True, True, True)
-    to_struct = time.gmtime if utc else time.localtime
     columns = [
-        [entry.run_id for entry in entries],
-        [_printable(entry.name) if entry.name is not None else "-" for entry in entries],
-        [_printable(entry.status) for entry in entries],
-        [_start_text(entry.start_ts, to_struct) for entry in entries],
-        [format_duration_ms(entry.duration_ms) for entry in entries],
-        [_number(entry.event_count) for entry in entries],
-        [_number(entry.error_count) for entry in entries],
+        runs.run_id,
+        _rendered(runs.name, _name_text),
+        _rendered(runs.status, _printable),
+        _start_texts(runs.start_ts, time.gmtime if utc else time.localtime),
+        _rendered(runs.duration_ms, format_duration_ms),
+        _rendered(runs.event_count, _number),
+        _rendered(runs.error_count, _number),
     ]
     natural = [
         max(len(header), max(map(len, cells), default=0))
@@ -627,9 +629,65 @@ def _runs_table(entries: Sequence[_catalog.RunEntry], *, utc: bool, stream: Text
     return ["  ".join(row).rstrip() for row in zip(*laid_out, strict=True)]
 
 
-def _start_text(epoch: float | None, to_struct: Callable[[float], time.struct_time]) -> str:
-    if epoch is None:
-        return "-"
+def _rendered(values: list[_T], render: Callable[[_T], str]) -> list[str]:
+    """``[render(value) for value in values]``, calling ``render`` once per distinct value."""
+    texts = {value: render(value) for value in set(values)}
+    return [texts[value] for value in values]
+
+
+def _name_text(name: str | None) -> str:
+    return "-" if name is None else _printable(name)
+
+
+#: "00" to "59": the seconds of a start time, appended to its minute's text.
+_SECONDS = tuple(f"{second:02d}" for second in range(60))
+
+
+def _start_texts(
+    epochs: Sequence[float | None], to_struct: Callable[[float], time.struct_time]
+) -> list[str]:
+    """Start times as ``YYYY-MM-DD HH:MM:SS``, formatted once per minute rather than per run.
+
+    A minute's text is reused for its seconds only where the zone's clock runs in step
+    with it through the minute (see :func:`_minute_text`); elsewhere each second is
+    formatted alone. Like ``time.localtime``, a fraction of a second is dropped.
+    """
+    minutes: dict[int, str | None] = {}
+    texts: list[str] = []
+    append = texts.append
+    for epoch in epochs:
+        if epoch is None:
+            append("-")
+            continue
+        minute, second = divmod(math.floor(epoch), 60)
+        prefix = minutes.get(minute, "")
+        if prefix == "":
+            prefix = minutes[minute] = _minute_text(minute, to_struct)
+        if prefix is None:
+            append(_start_text(minute * 60 + second, to_struct))
+        else:
+            append(prefix + _SECONDS[second])
+    return texts
+
+
+def _minute_text(minute: int, to_struct: Callable[[float], time.struct_time]) -> str | None:
+    """``YYYY-MM-DD HH:MM:`` for every second of ``minute`` (since the epoch), or None.
+
+    None where the seconds do not share it: a zone whose offset is not whole minutes
+    (local mean time before 1900, say), an offset change within the minute, leap
+    seconds (a ``right/`` zone), or a time the platform cannot convert.
+    """
+    first = minute * 60
+    try:
+        start, end = to_struct(first), to_struct(first + 59)
+        if start.tm_sec != 0 or end.tm_sec != 59 or start[:5] != end[:5]:
+            return None
+        return time.strftime("%Y-%m-%d %H:%M:", start)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _start_text(epoch: float, to_struct: Callable[[float], time.struct_time]) -> str:
     try:
         return time.strftime("%Y-%m-%d %H:%M:%S", to_struct(epoch))
     except (OverflowError, OSError, ValueError):
