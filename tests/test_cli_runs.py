@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import math
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from runlogger import _cli
+from runlogger import _catalog, _cli
 from runlogger._catalog import INDEX_NAME
 from runlogger._cli import main
 from support import at, write_summary
@@ -164,6 +165,30 @@ def test_runs_keeps_an_index(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     listed(capsys, "--dir", str(tmp_path))
 
     assert (tmp_path / INDEX_NAME).is_file()
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_runs_pauses_the_garbage_collector_and_restores_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    enabled_before: bool,
+) -> None:
+    write_summary(tmp_path, "a")
+    seen: list[bool] = []
+    list_runs = _catalog.list_runs
+
+    def spy(directory: Path, **options: Any) -> _catalog.Listing:
+        seen.append(gc.isenabled())
+        return list_runs(directory, **options)
+
+    monkeypatch.setattr(_catalog, "list_runs", spy)
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        assert listed(capsys, "--dir", str(tmp_path)) == ["a"]
+        assert (seen, gc.isenabled()) == ([False], enabled_before)
+    finally:
+        gc.enable()
 
 
 def test_runs_reflects_a_changed_summary_through_the_index(

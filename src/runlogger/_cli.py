@@ -9,6 +9,8 @@ never a traceback: the command is used from cron jobs and scripts that check ``$
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import math
 import os
@@ -16,7 +18,7 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
@@ -513,14 +515,32 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         return 0
     if not directory.is_dir():
         raise NotADirectoryError(20, "not a directory", str(directory))
-    listing = _catalog.list_runs(directory, save_index=False)
-    try:
-        return _print_runs(args, directory, listing)
-    finally:
+    with _collector_paused():
+        listing = _catalog.list_runs(directory, save_index=False)
         try:
-            sys.stdout.flush()  # the answer first; the index (if it changed) after
+            return _print_runs(args, directory, listing)
         finally:
-            listing.save_index()
+            try:
+                sys.stdout.flush()  # the answer first; the index (if it changed) after
+            finally:
+                listing.save_index()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector, which a listing only slows down.
+
+    A listing of 100,000 runs allocates a few hundred thousand objects that form no
+    reference cycles, and each burst of allocations makes the collector walk all of
+    them again: about a tenth of a query's time, for nothing to collect.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _print_runs(args: argparse.Namespace, directory: Path, listing: _catalog.Listing) -> int:
