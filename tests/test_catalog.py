@@ -43,8 +43,8 @@ def ids(listing: _catalog.Listing) -> list[str]:
 
 def age_index(directory: Path) -> None:
     """Pretend the index was written long after its files, so none of them is 'racy'."""
-    columns, scan, _ = _catalog._load_index(directory / INDEX_NAME)
-    assert _catalog._save_index(directory, columns, scan, 2**62)
+    index = _catalog._load_index(directory / INDEX_NAME)
+    assert _catalog._save_index(directory, index.columns, index.scan, 2**62)
 
 
 # --------------------------------------------------------------------------- listing
@@ -156,6 +156,33 @@ def test_index_is_not_created_for_an_empty_directory(tmp_path: Path) -> None:
     list_runs(tmp_path)
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unchanged_directory_is_recognised_without_going_row_by_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a", "b", "c"):
+        write_summary(tmp_path, name)
+    list_runs(tmp_path)
+    age_index(tmp_path)
+
+    def row_by_row(*args: object) -> None:
+        raise AssertionError("compared the index row by row")
+
+    monkeypatch.setattr(_catalog, "_rows_to_reread", row_by_row)
+    listing = list_runs(tmp_path)
+
+    assert (sorted(ids(listing)), listing.index_saved) == (["a", "b", "c"], False)
+
+
+def test_last_scan_matches_only_the_same_names_in_the_same_order() -> None:
+    last_scan = _catalog._LastScan(2, b"a.json\nb.json", None)
+
+    assert last_scan.has_files(["a.json", "b.json"])
+    assert not last_scan.has_files(["b.json", "a.json"])
+    assert not last_scan.has_files(["a.json\nb.json"])
+    assert not last_scan.has_files(["a.json\nb.json", ""])
+    assert not last_scan.has_files(["a.json"])
 
 
 def test_index_reflects_a_modified_summary(tmp_path: Path) -> None:

@@ -396,7 +396,57 @@ def _empty_columns() -> _Columns:
     return {column: [] for column in _COLUMNS}
 
 
-def _load_index(path: Path) -> tuple[_Columns, list[int], int]:
+class _LastScan(NamedTuple):
+    """The index's last scan in directory order, kept as stored: names, then the keys.
+
+    A query compares the directory with it as bytes, which needs no list built from the
+    index: the usual query, where nothing changed, never looks at the index row by row.
+    """
+
+    rows: int
+    files: bytes | None  # the names, one a line; None if stored otherwise
+    keys: tuple[tuple[str, bytes], ...] | None  # (typecode, data) per _KEYS; None if not ints
+
+    def has_files(self, names: list[str]) -> bool:
+        """Whether ``names`` are the scanned files, in the same order.
+
+        As many names joining to the same text: no name can hold a newline then.
+        """
+        return (
+            self.files is not None
+            and len(names) == self.rows
+            and "\n".join(names).encode("utf-8", "surrogateescape") == self.files
+        )
+
+    def has_keys(self, scan: _Scan) -> bool:
+        """Whether every file of ``scan`` has the (inode, mtime, size) it had, in order."""
+        if self.keys is None or len(scan.files) != self.rows:
+            return False
+        for (typecode, data), values in zip(
+            self.keys, (scan.inodes, scan.mtimes, scan.sizes), strict=True
+        ):
+            try:
+                if array.array(typecode, values).tobytes() != data:
+                    return False
+            except OverflowError:  # a value the stored typecode cannot hold: it changed
+                return False
+        return True
+
+
+_NO_SCAN = _LastScan(0, None, None)
+_KEYS = ("inode", "mtime_ns", "size")
+
+
+class _Index(NamedTuple):
+    """A loaded index: its columns, the rows' positions in directory order, and its scan."""
+
+    columns: _Columns
+    scan: list[int]
+    scanned_ns: int
+    last_scan: _LastScan
+
+
+def _load_index(path: Path) -> _Index:
     """The index's columns, its scan order, and when its files were scanned; empty if unusable.
 
     The first line is a small JSON header holding the layout of the rest and its CRC-32:
@@ -404,7 +454,7 @@ def _load_index(path: Path) -> tuple[_Columns, list[int], int]:
     that passes can be trusted without checking 100,000 rows one by one. (The check is
     against accidents, not forgery: whoever can write the index can write its checksum.)
     """
-    empty: tuple[_Columns, list[int], int] = (_empty_columns(), [], 0)
+    empty = _Index(_empty_columns(), [], 0, _NO_SCAN)
     try:
         with open(path, "rb") as stream:
             header_line, _, body = stream.read().partition(b"\n")
@@ -419,27 +469,58 @@ def _load_index(path: Path) -> tuple[_Columns, list[int], int]:
         rows, scanned_ns, layout = header["rows"], header["scanned_ns"], header["columns"]
         if not isinstance(rows, int) or not isinstance(scanned_ns, int):
             return empty
-        if not isinstance(layout, list) or len(layout) != len(_COLUMNS) + 1:
+        if not isinstance(layout, list) or len(layout) != len(_COLUMNS) + 1 + 1 + len(_KEYS):
             return empty
         columns: _Columns = {}
         data = memoryview(body)
-        for name, spec in zip((*_COLUMNS, "scan"), layout, strict=True):
+        for name, spec in zip((*_COLUMNS, "scan"), layout[: len(_COLUMNS) + 1], strict=True):
             values, data = _decode_column(spec, data, rows)
             columns[name] = values
+        last_scan, data = _stored_scan(layout[len(_COLUMNS) + 1 :], data, rows)
     except (OSError, ValueError, LookupError, TypeError):
         return empty
     scan = columns.pop("scan")
     if data or (scan and (min(scan) < 0 or max(scan) >= rows)):
         return empty
-    return columns, scan, scanned_ns
+    return _Index(columns, scan, scanned_ns, last_scan)
+
+
+def _stored_scan(layout: list[Any], data: memoryview, rows: int) -> tuple[_LastScan, memoryview]:
+    """The last scan as its segments were written (see _save_index), and the data after it."""
+    segments = []
+    for spec in layout:
+        size = _segment_size(spec)
+        if size > len(data):
+            raise ValueError("truncated")
+        segments.append(bytes(data[:size]))
+        data = data[size:]
+    (files_spec, *key_specs), (files, *keys) = layout, segments
+    return (
+        _LastScan(
+            rows,
+            files if files_spec[0] == "lines" else None,
+            tuple((spec[1], key) for spec, key in zip(key_specs, keys, strict=True))
+            if all(spec[0] == "ints" and spec[4] == 0 for spec in key_specs)
+            else None,
+        ),
+        data,
+    )
 
 
 def _save_index(directory: Path, columns: _Columns, scan: list[int], scanned_ns: int) -> bool:
-    """Replace the index atomically; False (and no error) when the directory is read-only."""
+    """Replace the index atomically; False (and no error) when the directory is read-only.
+
+    After the columns come the scanned files and their keys in directory order (a copy
+    of what the columns hold, in another order), for :class:`_LastScan`.
+    """
     layout: list[list[Any]] = []
     parts: list[bytes] = []
     for name in (*_COLUMNS, "scan"):
         spec, data = _encode_column(name, scan if name == "scan" else columns[name])
+        layout.append(spec)
+        parts.extend(data)
+    for name in ("file", *_KEYS):
+        spec, data = _encode_column(name, _in_order(columns[name], scan))
         layout.append(spec)
         parts.extend(data)
     body = b"".join(parts)
@@ -600,6 +681,18 @@ def _decode_column(spec: Any, data: memoryview, rows: int) -> tuple[list[Any], m
     return values, data[used:]
 
 
+def _segment_size(spec: Any) -> int:
+    """How many bytes the column that ``spec`` describes takes."""
+    kind = spec[0]
+    if kind == "ints":
+        return int(spec[2]) + int(spec[4])
+    if kind == "strings":
+        return int(spec[1]) + int(spec[3])
+    if kind in ("lines", "json"):
+        return int(spec[1])
+    raise ValueError(f"unknown column kind {kind!r}")
+
+
 def _unpack(typecode: str, data: memoryview) -> list[Any]:
     """The integers :func:`_pack` stored (a list of Any, for columns that put None in it)."""
     if typecode not in _SIGNED_TYPECODES + _UNSIGNED_TYPECODES:
@@ -614,17 +707,13 @@ def _in_order(values: list[Any], positions: list[int]) -> list[Any]:
     return [values[i] for i in positions]
 
 
-def _summary_files(directory: Path, indexed: list[str]) -> list[str]:
-    """Names of the files that may be summaries, in directory order.
+def _json_files(directory: Path) -> list[str]:
+    """The names in ``directory`` that end in ``.json``, in directory order."""
+    return [name for name in os.listdir(directory) if name.endswith(".json")]
 
-    ``indexed`` is the index's list from its last scan, in the same order: when the
-    directory still holds exactly those ``.json`` files (the usual query), one list
-    comparison replaces checking 100,000 names; otherwise names already indexed skip
-    the id check.
-    """
-    names = [name for name in os.listdir(directory) if name.endswith(".json")]
-    if names == indexed:
-        return names
+
+def _summary_files(names: list[str], indexed: list[str]) -> list[str]:
+    """Those of ``names`` that may be summaries; names already ``indexed`` skip the id check."""
     known = set(indexed)
     is_run_id = _RUN_ID_RE.fullmatch
     return [
@@ -697,24 +786,21 @@ def _stat_files_one_by_one(directory: Path, directory_fd: int | None, names: lis
 
 
 def _rows_to_reread(
-    old: _Columns, old_scan: list[int], indexed: list[str], scan: _Scan, trusted_before: int
+    old: _Columns, old_scan: list[int], scan: _Scan, trusted_before: int
 ) -> list[tuple[int, int]] | None:
     """(row, scan position) of the files to read again, or None if files came or went.
 
-    The index remembers the directory order of its last scan (``indexed`` holds its
-    files in that order), so when the same files are listed in the same order, finding
-    what changed takes list comparisons (run in C) and no per-file dictionary: the usual
-    query, where nothing changed, gets an empty list, and a checkpoint of a running run
-    gets the one row it rewrote.
+    The index remembers the directory order of its last scan, so when the same files
+    are listed in the same order, finding what changed takes list comparisons (run in
+    C) and no per-file dictionary: a checkpoint of a running run gets the one row it
+    rewrote. (The usual query, where nothing changed, does not get here: see
+    :class:`_LastScan`.)
     """
-    if indexed != scan.files:
+    if _in_order(old["file"], old_scan) != scan.files:
         return None
     mtimes = _in_order(old["mtime_ns"], old_scan)
     inodes = _in_order(old["inode"], old_scan)
     sizes = _in_order(old["size"], old_scan)
-    racy = bool(mtimes) and max(mtimes) >= trusted_before
-    if not racy and mtimes == scan.mtimes and inodes == scan.inodes and sizes == scan.sizes:
-        return []
     return [
         (old_scan[k], k)
         for k, mtime in enumerate(mtimes)
@@ -767,15 +853,18 @@ def list_runs(directory: Path, *, save_index: bool = True) -> Listing:
     cached, since fixing its permissions does not change its mtime. With ``save_index``
     false the caller saves it later with :meth:`Listing.save_index` (after printing).
     """
-    old, old_scan, old_scanned_ns = _load_index(directory / INDEX_NAME)
+    old, old_scan, old_scanned_ns, last_scan = _load_index(directory / INDEX_NAME)
     trusted_before = old_scanned_ns - _RACY_NS
     scanned_ns = time.time_ns()
-    indexed = _in_order(old["file"], old_scan)
-    scan = _stat_files(directory, _summary_files(directory, indexed))
+    names = _json_files(directory)
+    same_files = last_scan.has_files(names)
+    scan = _stat_files(directory, names if same_files else _summary_files(names, old["file"]))
     problems: list[Problem] = []
     columns, scan_order, save = old, old_scan, False
     racy = bool(old["mtime_ns"]) and max(old["mtime_ns"]) >= trusted_before
-    reread = _rows_to_reread(old, old_scan, indexed, scan, trusted_before)
+    reread: list[tuple[int, int]] | None = []
+    if racy or not same_files or not last_scan.has_keys(scan):
+        reread = _rows_to_reread(old, old_scan, scan, trusted_before)
     changed: bool | None = False
     if reread:
         changed = _update_in_place(directory, old, reread, scan, problems)
