@@ -457,8 +457,12 @@ def _load_index(path: Path) -> _Index:
     empty = _Index(_empty_columns(), [], 0, _NO_SCAN)
     try:
         with open(path, "rb") as stream:
-            header_line, _, body = stream.read().partition(b"\n")
-        header = json.loads(header_line)
+            raw = stream.read()
+        newline = raw.find(b"\n")
+        if newline < 0:
+            return empty
+        header = json.loads(raw[:newline])
+        body = memoryview(raw)[newline + 1 :]  # a view: the columns are not copied
         if (
             not isinstance(header, dict)
             or header.get("format") != _INDEX_FORMAT
@@ -472,7 +476,7 @@ def _load_index(path: Path) -> _Index:
         if not isinstance(layout, list) or len(layout) != len(_COLUMNS) + 1 + 1 + len(_KEYS):
             return empty
         columns: _Columns = {}
-        data = memoryview(body)
+        data = body
         for name, spec in zip((*_COLUMNS, "scan"), layout[: len(_COLUMNS) + 1], strict=True):
             values, data = _decode_column(spec, data, rows)
             columns[name] = values
@@ -657,7 +661,7 @@ def _decode_column(spec: Any, data: memoryview, rows: int) -> tuple[list[Any], m
     values: list[Any]
     if kind == "ints":
         _, typecode, size, nulls_typecode, nulls_size = spec
-        values = _unpack(typecode, data[:size])
+        values = _integers(typecode, data[:size])
         for i in _unpack(nulls_typecode, data[size : size + nulls_size]):
             values[i] = None
         used = size + nulls_size
@@ -666,7 +670,11 @@ def _decode_column(spec: Any, data: memoryview, rows: int) -> tuple[list[Any], m
         distinct = json.loads(bytes(data[:size]))
         if not isinstance(distinct, list):
             raise TypeError("not a list")
-        values = [distinct[i] for i in _unpack(typecode, data[size : size + codes_size])]
+        codes = _unpack(typecode, data[size : size + codes_size])
+        if len(distinct) == 1 and not any(codes):  # one host, say: no lookups needed
+            values = distinct * len(codes)
+        else:
+            values = [distinct[i] for i in codes]
         used = size + codes_size
     elif kind == "lines":
         used = spec[1]
@@ -693,13 +701,18 @@ def _segment_size(spec: Any) -> int:
     raise ValueError(f"unknown column kind {kind!r}")
 
 
-def _unpack(typecode: str, data: memoryview) -> list[Any]:
-    """The integers :func:`_pack` stored (a list of Any, for columns that put None in it)."""
+def _integers(typecode: str, data: memoryview) -> list[Any]:
+    """The integers :func:`_pack` stored, as a list (of Any: rows may be set to None)."""
+    return _unpack(typecode, data).tolist()
+
+
+def _unpack(typecode: str, data: memoryview) -> array.array[int]:
+    """The integers :func:`_pack` stored, still as an array (codes need no list)."""
     if typecode not in _SIGNED_TYPECODES + _UNSIGNED_TYPECODES:
         raise ValueError(f"not an integer typecode: {typecode!r}")
     values = array.array(typecode)
     values.frombytes(data)  # ValueError unless a whole number of items
-    return values.tolist()
+    return values
 
 
 def _in_order(values: list[Any], positions: list[int]) -> list[Any]:
@@ -885,9 +898,11 @@ def list_runs(directory: Path, *, save_index: bool = True) -> Listing:
         # rewritten with a later scan time, so rewrite it then, even if nothing changed.
         settled = not columns["mtime_ns"] or max(columns["mtime_ns"]) < scanned_ns - _RACY_NS
         save = bool(changed) or scan_order != old_scan or (racy and settled)
-    for file, error in zip(columns["file"], columns["error"], strict=True):
-        if error is not None:
-            problems.append(Problem(directory / file, error))
+    errors = columns["error"]
+    if errors.count(None) != len(errors):  # corrupt summaries, remembered in the index
+        for file, error in zip(columns["file"], errors, strict=True):
+            if error is not None:
+                problems.append(Problem(directory / file, error))
     problems.sort()
     pending = (directory, scan_order, scanned_ns) if save else None
     listing = Listing(columns, problems, pending)
