@@ -584,6 +584,33 @@ def test_subprocess_runs_does_not_import_the_wrapper(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1] == "NO-WRAP"
 
 
+def test_subprocess_runs_from_a_fresh_index_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """No summary writer, no host name (nothing is running), no index writer (no change)."""
+    write_summary(tmp_path, "a")
+    _catalog.list_runs(tmp_path)
+    index = _catalog._load_index(tmp_path / INDEX_NAME)  # saved again as if long after
+    assert _catalog._save_index(tmp_path, index.columns, index.scan, 2**62)
+    unwanted = ["runlogger._store", "runlogger._summary", "socket", "tempfile", "dataclasses"]
+    code = (
+        "import sys\n"
+        "from runlogger._cli import main\n"
+        f"main(['runs', '--dir', {str(tmp_path)!r}])\n"
+        f"print([name for name in {unwanted!r} if name in sys.modules])\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_the_default_directory_is_the_stores() -> None:
+    from runlogger import _store
+
+    assert _cli.DEFAULT_DIR == _store.DEFAULT_DIR
+
+
 # --------------------------------------------------------------------------- run (parsing only)
 
 

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import array
 import contextlib
-import dataclasses
 import fnmatch
 import json
 import os
-import socket
 import stat
 import sys
 import time
@@ -102,8 +100,11 @@ class RunEntry(NamedTuple):
     parent_run_id: str | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True, order=True)
-class Problem:
+# Records are NamedTuples rather than dataclasses: importing dataclasses (and inspect)
+# and building the classes cost ``runlogger runs`` more time than anything it prints.
+
+
+class Problem(NamedTuple):
     """A summary file a listing skipped: corrupt content, or (``unreadable``) no access."""
 
     path: Path
@@ -111,8 +112,7 @@ class Problem:
     unreadable: bool = False
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Query:
+class Query(NamedTuple):
     """The ``runs`` filters; None means "no constraint"."""
 
     statuses: frozenset[str] | None = None
@@ -124,8 +124,7 @@ class Query:
     limit: int | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One line of an events file: its number, its text as written, and its decoded object."""
 
     line_no: int
@@ -237,7 +236,7 @@ class Listing:
         derived: dict[int, str] = {}
         if "running" in statuses:
             hosts, pids = columns["host"], columns["pid"]
-            host = this_host if this_host is not None else socket.gethostname()
+            host = this_host if this_host is not None else _this_host()
             for i in [i for i in self._valid if statuses[i] == "running"]:
                 status = effective_status("running", hosts[i], pids[i], this_host=host)
                 if status != "running":
@@ -1055,6 +1054,13 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _this_host() -> str:
+    """This machine's name, as the summary writer records it in ``host``."""
+    import socket  # only asked for when a run is recorded as running
+
+    return socket.gethostname()
+
+
 def effective_status(
     status: str, host: str | None, pid: int | None, *, this_host: str | None = None
 ) -> str:
@@ -1064,7 +1070,7 @@ def effective_status(
     """
     if status != "running" or pid is None or host is None:
         return status
-    if host != (this_host if this_host is not None else socket.gethostname()):
+    if host != (this_host if this_host is not None else _this_host()):
         return status
     return status if _pid_alive(pid) else "lost"
 

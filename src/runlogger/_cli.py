@@ -14,7 +14,6 @@ import gc
 import json
 import math
 import os
-import shlex
 import shutil
 import sys
 import time
@@ -28,11 +27,13 @@ from ._context import RUN_DIR_ENV
 from ._durations import format_duration_ms, parse_duration, parse_timestamp, parse_when
 from ._errors import RunloggerError
 from ._ids import validate_run_id
-from ._store import DEFAULT_DIR
 
 __all__ = ["main"]
 
 PROG = "runlogger"
+#: Where runs go without --dir or $RUNLOGGER_DIR: ``_store.DEFAULT_DIR``, which is not
+#: imported for it because the store and the summary code would come along.
+DEFAULT_DIR = "runs"
 _T = TypeVar("_T")
 _USAGE_ERROR = 2
 
@@ -895,6 +896,8 @@ def _host_text(document: dict[str, Any]) -> str:
 
 def _argv_text(value: object) -> str:
     if isinstance(value, list) and all(isinstance(part, str) for part in value):
+        import shlex  # only ``show`` quotes an argv
+
         return _printable(shlex.join(value))
     return "-" if value is None else _printable(json.dumps(value))
 
