@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import Any, NamedTuple, NoReturn, TextIO, TypeVar
 
 from . import _catalog
 from ._context import RUN_DIR_ENV
@@ -607,18 +607,18 @@ def _runs_table(runs: _catalog.RunColumns, *, utc: bool, stream: TextIO) -> list
     zone = "UTC" if utc else "local"
     headers = ("RUN ID", "NAME", "STATUS", f"START ({zone})", "DURATION", "EVENTS", "ERRORS")
     right_aligned = (False, False, False, False, True, True, True)
-    columns = [
-        runs.run_id,
+    texts = [
+        _Texts.of(runs.run_id),
         _rendered(runs.name, _name_text),
         _rendered(runs.status, _printable),
-        _start_texts(runs.start_ts, time.gmtime if utc else time.localtime),
+        _Texts.of(_start_texts(runs.start_ts, time.gmtime if utc else time.localtime)),
         _rendered(runs.duration_ms, format_duration_ms),
         _rendered(runs.event_count, _number),
         _rendered(runs.error_count, _number),
     ]
+    columns = [column.cells for column in texts]
     natural = [
-        max(len(header), max(map(len, cells), default=0))
-        for header, cells in zip(headers, columns, strict=True)
+        max(len(header), column.widest) for header, column in zip(headers, texts, strict=True)
     ]
     widths = list(natural)
     limit = _table_width(stream)
@@ -630,30 +630,49 @@ def _runs_table(runs: _catalog.RunColumns, *, utc: bool, stream: TextIO) -> list
             excess -= cut
     mark = _ellipsis(stream)
     colour = _use_colour(stream)
-    laid_out: list[list[str]] = []
-    for i, cells in enumerate(columns):
-        width = widths[i]
-        cells = [headers[i], *cells]
+    titles = list(headers)
+    # Each row is one %-format, which pads every cell as ljust/rjust would.
+    title_formats: list[str] = []
+    row_formats: list[str] = []
+    for i, width in enumerate(widths):
         if width < natural[i]:
-            cells = [_truncate(cell, width, mark) for cell in cells]
+            titles[i] = _truncate(titles[i], width, mark)
+            columns[i] = [_truncate(cell, width, mark) for cell in columns[i]]
         if right_aligned[i]:
-            cells = [cell.rjust(width) for cell in cells]
+            title_formats.append(f"%{width}s")
+            row_formats.append(f"%{width}s")
         elif i == 2 and colour:
-            cells[1:] = [
+            title_formats.append(f"%-{width}s")
+            row_formats.append("%s")  # padded here: the colour codes take no columns
+            columns[i] = [
                 _paint(cell, _STATUS_COLOURS.get(cell), colour) + " " * (width - len(cell))
-                for cell in cells[1:]
+                for cell in columns[i]
             ]
-            cells[0] = cells[0].ljust(width)
         else:
-            cells = [cell.ljust(width) for cell in cells]
-        laid_out.append(cells)
-    return ["  ".join(row).rstrip() for row in zip(*laid_out, strict=True)]
+            title_formats.append(f"%-{width}s")
+            row_formats.append(f"%-{width}s")
+    row_format = "  ".join(row_formats)
+    return [
+        ("  ".join(title_formats) % tuple(titles)).rstrip(),
+        *[(row_format % row).rstrip() for row in zip(*columns, strict=True)],
+    ]
 
 
-def _rendered(values: list[_T], render: Callable[[_T], str]) -> list[str]:
-    """``[render(value) for value in values]``, calling ``render`` once per distinct value."""
+class _Texts(NamedTuple):
+    """A column of the table as text, and the length of its longest cell."""
+
+    cells: list[str]
+    widest: int
+
+    @classmethod
+    def of(cls, cells: list[str]) -> _Texts:
+        return cls(cells, max(map(len, cells), default=0))
+
+
+def _rendered(values: list[_T], render: Callable[[_T], str]) -> _Texts:
+    """``render`` of each value, calling ``render`` (and measuring) once per distinct value."""
     texts = {value: render(value) for value in set(values)}
-    return [texts[value] for value in values]
+    return _Texts([texts[value] for value in values], max(map(len, texts.values()), default=0))
 
 
 def _name_text(name: str | None) -> str:
