@@ -43,8 +43,9 @@ def ids(listing: _catalog.Listing) -> list[str]:
 
 def age_index(directory: Path) -> None:
     """Pretend the index was written long after its files, so none of them is 'racy'."""
-    index = _catalog._load_index(directory / INDEX_NAME)
-    assert _catalog._save_index(directory, index.columns, index.scan, 2**62)
+    complete = _catalog._load_index(directory / INDEX_NAME).complete()
+    assert complete is not None
+    assert _catalog._save_index(directory, *complete, 2**62)
 
 
 # --------------------------------------------------------------------------- listing
@@ -352,6 +353,61 @@ def test_tampered_index_fails_its_checksum_and_is_rebuilt(tmp_path: Path) -> Non
     (entry,) = list_runs(tmp_path).entries()
 
     assert entry.duration_ms == 1000
+
+
+def _edit_header(index: Path, edit: Callable[[dict[str, Any]], None], *, forge: bool) -> None:
+    header_line, body = index.read_bytes().split(b"\n", 1)
+    header = json.loads(header_line)
+    edit(header)
+    if forge:  # a valid checksum for the edited header, as a deliberate forger would write
+        header["crc32"] = _catalog._checksum(header, body)
+    index.write_bytes(json.dumps(header).encode("ascii") + b"\n" + body)
+
+
+def _scan_as_signed(header: dict[str, Any]) -> None:
+    """Read the scan order (a deferred column) as 'q' when it was written smaller."""
+    spec = header["columns"][len(_catalog._COLUMNS)]
+    assert spec[0] == "ints"
+    assert spec[1] != "q"
+    spec[1] = "q"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda header: header.update(scanned_ns=header["scanned_ns"] + 10**12),
+        _scan_as_signed,
+    ],
+    ids=["scan-time", "typecode"],
+)
+def test_hand_edited_index_header_fails_its_checksum(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None]
+) -> None:
+    write_summary(tmp_path, "a")
+    list_runs(tmp_path)
+    _edit_header(tmp_path / INDEX_NAME, edit, forge=False)
+
+    assert _catalog._load_index(tmp_path / INDEX_NAME).columns["file"] == []
+    listing = list_runs(tmp_path)
+    assert (ids(listing), listing.index_saved) == (["a"], True)
+
+
+def test_index_whose_keys_do_not_decode_is_rebuilt(tmp_path: Path) -> None:
+    """Past a forged checksum, a bad deferred column still costs only a rebuild."""
+    write_summary(tmp_path, "a", duration_ms=1000)
+    write_summary(tmp_path, "b", duration_ms=2000)
+    list_runs(tmp_path)
+    write_summary(tmp_path, "b", duration_ms=3000)  # a change, so the keys are needed
+    _edit_header(tmp_path / INDEX_NAME, _scan_as_signed, forge=True)
+    assert _catalog._load_index(tmp_path / INDEX_NAME).complete() is None
+
+    listing = list_runs(tmp_path)
+
+    assert sorted((e.run_id, e.duration_ms) for e in listing.entries()) == [
+        ("a", 1000),
+        ("b", 3000),
+    ]
+    assert listing.index_saved
 
 
 def test_index_of_the_previous_format_is_rebuilt(tmp_path: Path) -> None:

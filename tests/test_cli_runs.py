@@ -588,8 +588,9 @@ def test_subprocess_runs_from_a_fresh_index_imports_only_what_it_needs(tmp_path:
     """No summary writer, no host name (nothing is running), no index writer (no change)."""
     write_summary(tmp_path, "a")
     _catalog.list_runs(tmp_path)
-    index = _catalog._load_index(tmp_path / INDEX_NAME)  # saved again as if long after
-    assert _catalog._save_index(tmp_path, index.columns, index.scan, 2**62)
+    complete = _catalog._load_index(tmp_path / INDEX_NAME).complete()
+    assert complete is not None
+    assert _catalog._save_index(tmp_path, *complete, 2**62)  # as if saved long after
     unwanted = ["runlogger._store", "runlogger._summary", "socket", "tempfile", "dataclasses"]
     code = (
         "import sys\n"

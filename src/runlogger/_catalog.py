@@ -436,24 +436,63 @@ _NO_SCAN = _LastScan(0, None, None)
 _KEYS = ("inode", "mtime_ns", "size")
 
 
-class _Index(NamedTuple):
-    """A loaded index: its columns, the rows' positions in directory order, and its scan."""
+#: Decoded only when a query needs them: see _Index.
+_DEFERRED = (*_KEYS, "scan")
 
-    columns: _Columns
-    scan: list[int]
-    scanned_ns: int
-    last_scan: _LastScan
+
+class _Index:
+    """A loaded index: its columns, when its files were scanned, and its last scan.
+
+    The file keys (inode, mtime, size) and the scan order stay undecoded until
+    :meth:`complete` asks for them: a query that finds the directory as the index last
+    saw it (see :class:`_LastScan`) never does.
+    """
+
+    __slots__ = ("_deferred", "_rows", "_scan", "columns", "last_scan", "scanned_ns")
+
+    def __init__(
+        self,
+        columns: _Columns,
+        scanned_ns: int = 0,
+        last_scan: _LastScan = _NO_SCAN,
+        rows: int = 0,
+        deferred: dict[str, tuple[Any, memoryview]] | None = None,
+    ) -> None:
+        self.columns = columns
+        self.scanned_ns = scanned_ns
+        self.last_scan = last_scan
+        self._rows = rows
+        self._deferred = deferred or {}
+        self._scan: list[int] = []
+
+    def complete(self) -> tuple[_Columns, list[int]] | None:
+        """Every column and the rows' positions in directory order; None if they do not decode."""
+        if self._deferred:
+            decoded: _Columns = {}
+            try:
+                for name, (spec, data) in self._deferred.items():
+                    decoded[name], rest = _decode_column(spec, data, self._rows)
+                    if rest:
+                        return None
+            except (ValueError, LookupError, TypeError):
+                return None
+            scan = decoded.pop("scan")
+            if scan and (min(scan) < 0 or max(scan) >= self._rows):
+                return None
+            self.columns.update(decoded)
+            self._scan, self._deferred = scan, {}
+        return self.columns, self._scan
 
 
 def _load_index(path: Path) -> _Index:
-    """The index's columns, its scan order, and when its files were scanned; empty if unusable.
+    """The index's columns, when its files were scanned, and its last scan; empty if unusable.
 
-    The first line is a small JSON header holding the layout of the rest and its CRC-32:
-    a truncated, bit-rotted or hand-edited index fails the check and is rebuilt, so data
-    that passes can be trusted without checking 100,000 rows one by one. (The check is
-    against accidents, not forgery: whoever can write the index can write its checksum.)
+    The first line is a small JSON header holding the layout of the rest and a CRC-32 of
+    both: a truncated, bit-rotted or hand-edited index fails the check and is rebuilt, so
+    data that passes can be trusted without checking 100,000 rows one by one. (The check
+    is against accidents, not forgery: whoever can write the index can write its CRC.)
     """
-    empty = _Index(_empty_columns(), [], 0, _NO_SCAN)
+    empty = _Index(_empty_columns())
     try:
         with open(path, "rb") as stream:
             raw = stream.read()
@@ -466,7 +505,7 @@ def _load_index(path: Path) -> _Index:
             not isinstance(header, dict)
             or header.get("format") != _INDEX_FORMAT
             or header.get("byteorder") != sys.byteorder
-            or header.get("crc32") != zlib.crc32(body)
+            or header.get("crc32") != _checksum(header, body)
         ):
             return empty
         rows, scanned_ns, layout = header["rows"], header["scanned_ns"], header["columns"]
@@ -475,17 +514,28 @@ def _load_index(path: Path) -> _Index:
         if not isinstance(layout, list) or len(layout) != len(_COLUMNS) + 1 + 1 + len(_KEYS):
             return empty
         columns: _Columns = {}
+        deferred: dict[str, tuple[Any, memoryview]] = {}
         data = body
         for name, spec in zip((*_COLUMNS, "scan"), layout[: len(_COLUMNS) + 1], strict=True):
-            values, data = _decode_column(spec, data, rows)
-            columns[name] = values
+            if name in _DEFERRED:
+                size = _segment_size(spec)
+                if size > len(data):
+                    return empty
+                deferred[name], data = (spec, data[:size]), data[size:]
+            else:
+                columns[name], data = _decode_column(spec, data, rows)
         last_scan, data = _stored_scan(layout[len(_COLUMNS) + 1 :], data, rows)
     except (OSError, ValueError, LookupError, TypeError):
         return empty
-    scan = columns.pop("scan")
-    if data or (scan and (min(scan) < 0 or max(scan) >= rows)):
+    if data:
         return empty
-    return _Index(columns, scan, scanned_ns, last_scan)
+    return _Index(columns, scanned_ns, last_scan, rows, deferred)
+
+
+def _checksum(header: dict[str, Any], body: bytes | memoryview) -> int:
+    """CRC-32 of the header's other fields and of the body, so that an edit of either shows."""
+    fields = {name: value for name, value in header.items() if name != "crc32"}
+    return zlib.crc32(body, zlib.crc32(json.dumps(fields, sort_keys=True).encode("ascii")))
 
 
 def _stored_scan(layout: list[Any], data: memoryview, rows: int) -> tuple[_LastScan, memoryview]:
@@ -532,9 +582,9 @@ def _save_index(directory: Path, columns: _Columns, scan: list[int], scanned_ns:
         "scanned_ns": scanned_ns,
         "rows": len(columns["file"]),
         "byteorder": sys.byteorder,
-        "crc32": zlib.crc32(body),
         "columns": layout,
     }
+    header["crc32"] = _checksum(header, body)
     import tempfile  # only a changed index is written: a query that changed nothing skips this
 
     try:
@@ -865,18 +915,29 @@ def list_runs(directory: Path, *, save_index: bool = True) -> Listing:
     cached, since fixing its permissions does not change its mtime. With ``save_index``
     false the caller saves it later with :meth:`Listing.save_index` (after printing).
     """
-    old, old_scan, old_scanned_ns, last_scan = _load_index(directory / INDEX_NAME)
-    trusted_before = old_scanned_ns - _RACY_NS
+    index = _load_index(directory / INDEX_NAME)
+    trusted_before = index.scanned_ns - _RACY_NS
     scanned_ns = time.time_ns()
     names = _json_files(directory)
+    last_scan = index.last_scan
     same_files = last_scan.has_files(names)
-    scan = _stat_files(directory, names if same_files else _summary_files(names, old["file"]))
+    known = index.columns["file"]
+    scan = _stat_files(directory, names if same_files else _summary_files(names, known))
+    if (
+        same_files
+        and last_scan.has_keys(scan)
+        and max(scan.mtimes, default=trusted_before - 1) < trusted_before
+    ):
+        # The usual query: every file is as the index last saw it, none too recent to trust.
+        return _listing(directory, index.columns, [], None, save_index=save_index)
+    complete = index.complete()
+    if complete is None:  # damaged past its checksum: start afresh
+        complete, trusted_before = (_empty_columns(), []), -_RACY_NS
+    old, old_scan = complete
     problems: list[Problem] = []
-    columns, scan_order, save = old, old_scan, False
+    columns, scan_order = old, old_scan
     racy = bool(old["mtime_ns"]) and max(old["mtime_ns"]) >= trusted_before
-    reread: list[tuple[int, int]] | None = []
-    if racy or not same_files or not last_scan.has_keys(scan):
-        reread = _rows_to_reread(old, old_scan, scan, trusted_before)
+    reread = _rows_to_reread(old, old_scan, scan, trusted_before)
     changed: bool | None = False
     if reread:
         changed = _update_in_place(directory, old, reread, scan, problems)
@@ -892,18 +953,31 @@ def list_runs(directory: Path, *, save_index: bool = True) -> Listing:
         columns, changed = _refresh(directory, old, old_keys, scan.keys(), trusted_before, problems)
         position = {file: i for i, file in enumerate(columns["file"])}
         scan_order = [position[file] for file in scan.files if file in position]
+    save = False
     if reread or reread is None:
         # Racy entries that were re-read unchanged stop being racy once the index is
         # rewritten with a later scan time, so rewrite it then, even if nothing changed.
         settled = not columns["mtime_ns"] or max(columns["mtime_ns"]) < scanned_ns - _RACY_NS
         save = bool(changed) or scan_order != old_scan or (racy and settled)
+    pending = (directory, scan_order, scanned_ns) if save else None
+    return _listing(directory, columns, problems, pending, save_index=save_index)
+
+
+def _listing(
+    directory: Path,
+    columns: _Columns,
+    problems: list[Problem],
+    pending: tuple[Path, list[int], int] | None,
+    *,
+    save_index: bool,
+) -> Listing:
+    """The Listing of ``columns``, with the corrupt summaries they remember among its problems."""
     errors = columns["error"]
-    if errors.count(None) != len(errors):  # corrupt summaries, remembered in the index
+    if errors.count(None) != len(errors):
         for file, error in zip(columns["file"], errors, strict=True):
             if error is not None:
                 problems.append(Problem(directory / file, error))
     problems.sort()
-    pending = (directory, scan_order, scanned_ns) if save else None
     listing = Listing(columns, problems, pending)
     if save_index:
         listing.save_index()
