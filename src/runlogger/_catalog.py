@@ -662,19 +662,23 @@ def _encode_strings(values: list[Any]) -> tuple[list[Any], list[bytes]] | None:
         return None
     if not all(value is None or type(value) is str for value in distinct):
         return None
-    code = {value: i for i, value in enumerate(distinct)}
-    packed = _pack([code[value] for value in values], _UNSIGNED_TYPECODES)
-    if packed is None:  # pragma: no cover - more than 2**64 distinct values
-        return None
-    typecode, codes = packed
+    if len(distinct) == 1:  # one host, say: every code is 0
+        typecode, codes = "B", bytes(len(values))
+    else:
+        code = {value: i for i, value in enumerate(distinct)}
+        packed = _pack(list(map(code.__getitem__, values)), _UNSIGNED_TYPECODES)
+        if packed is None:  # pragma: no cover - more than 2**64 distinct values
+            return None
+        typecode, codes = packed
     text = json.dumps(distinct, separators=(",", ":")).encode("ascii")
     return ["strings", len(text), typecode, len(codes)], [text, codes]
 
 
 def _encode_lines(values: list[Any]) -> tuple[list[Any], list[bytes]] | None:
-    if not all(type(value) is str for value in values):
+    try:
+        text = "\n".join(values)
+    except TypeError:  # not all strings
         return None
-    text = "\n".join(values)
     if text.count("\n") != max(len(values) - 1, 0):
         return None
     try:
@@ -685,18 +689,23 @@ def _encode_lines(values: list[Any]) -> tuple[list[Any], list[bytes]] | None:
 
 
 def _pack(values: list[Any], typecodes: str) -> tuple[str, bytes] | None:
-    """Integers as the smallest array of ``typecodes`` that holds them; None if none does."""
-    if not all(type(value) is int for value in values):
+    """Integers as the smallest array of ``typecodes`` that holds them; None if none does.
+
+    None too for values that are not integers, which min, max or array refuse (the
+    columns never hold bools, which array would take for integers).
+    """
+    try:
+        low, high = min(values, default=0), max(values, default=0)
+        for typecode in typecodes:
+            bits = 8 * array.array(typecode).itemsize
+            if typecode.isupper():
+                fits = low >= 0 and high < 1 << bits
+            else:
+                fits = -(1 << (bits - 1)) <= low and high < 1 << (bits - 1)
+            if fits:
+                return typecode, array.array(typecode, values).tobytes()
+    except TypeError:
         return None
-    low, high = min(values, default=0), max(values, default=0)
-    for typecode in typecodes:
-        bits = 8 * array.array(typecode).itemsize
-        if typecode.isupper():
-            fits = low >= 0 and high < 1 << bits
-        else:
-            fits = -(1 << (bits - 1)) <= low and high < 1 << (bits - 1)
-        if fits:
-            return typecode, array.array(typecode, values).tobytes()
     return None
 
 
