@@ -201,6 +201,30 @@ def test_runs_reflects_a_changed_summary_through_the_index(
     assert listed(capsys, "--dir", str(tmp_path), "--status", "failed") == ["a"]
 
 
+def test_runs_sees_a_summary_rewritten_in_place_with_its_old_mtime_and_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another tool edits a summary in the same tick as the index: inode, size, mtime equal."""
+    path = write_summary(tmp_path, "a", name="aaaa")
+    write_summary(tmp_path, "b", name="bbbb", start_time=at(1))
+    assert listed(capsys, "--dir", str(tmp_path), "--name", "aaaa") == ["a"]
+    before = path.stat()
+    with open(path, "r+b") as stream:
+        content = stream.read().replace(b'"aaaa"', b'"cccc"')
+        stream.seek(0)
+        stream.write(content)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+
+    assert listed(capsys, "--dir", str(tmp_path), "--name", "cccc") == ["a"]
+    assert listed(capsys, "--dir", str(tmp_path), "--name", "aaaa") == []
+
+
 def test_runs_fits_the_terminal_width_by_cutting_the_name(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
