@@ -57,11 +57,13 @@ _RACY_NS = 2_000_000_000
 _AMBIGUOUS_SHOWN = 10
 
 # The index file is a JSON header line (format, scan time, number of rows, how each
-# column is stored, a CRC-32 of the rest) and then the columns: one per field below,
-# rows newest first, plus "scan", the rows' positions in directory order. Columns, not a
-# list of rows, because a column packs into one compact array (see _encode_column) and
-# the filters run down one column at a time; "scan" lets an unchanged directory be
-# recognised by comparing lists, without building a dictionary of 100,000 keys.
+# column is stored, a CRC-32 of the header and the rest) and then the columns: one per
+# field below, rows newest first; "scan", the rows' positions in directory order; and
+# the last scan, the file names and keys again in directory order. Columns, not a list
+# of rows, because a column packs into one compact array (see _encode_column) and the
+# filters run down one column at a time. The last scan lets an unchanged directory be
+# recognised by comparing bytes (see _LastScan), and "scan" finds what changed in a
+# directory listed in the same order, without a dictionary of 100,000 keys.
 _COLUMNS = (
     "file",
     "inode",
@@ -402,7 +404,7 @@ class _LastScan(NamedTuple):
     index: the usual query, where nothing changed, never looks at the index row by row.
     """
 
-    rows: int
+    rows: int  # as many as the index has rows
     files: bytes | None  # the names, one a line; None if stored otherwise
     keys: tuple[tuple[str, bytes], ...] | None  # (typecode, data) per _KEYS; None if not ints
 
@@ -434,8 +436,6 @@ class _LastScan(NamedTuple):
 
 _NO_SCAN = _LastScan(0, None, None)
 _KEYS = ("inode", "mtime_ns", "size")
-
-
 #: Decoded only when a query needs them: see _Index.
 _DEFERRED = (*_KEYS, "scan")
 
@@ -774,7 +774,7 @@ def _unpack(typecode: str, data: memoryview) -> array.array[int]:
 
 
 def _in_order(values: list[Any], positions: list[int]) -> list[Any]:
-    """``values`` picked at ``positions``, a list passed in so the loop does no lookups."""
+    """``values`` at ``positions``, in that order (both local names in the loop: it is hot)."""
     return [values[i] for i in positions]
 
 
