@@ -350,6 +350,24 @@ def measure_threads(
     }
 
 
+@contextlib.contextmanager
+def _on_one_cpu() -> Iterator[bool]:
+    """Keep this thread, and the threads it starts, on one CPU; yields whether it could.
+
+    With the threads on one core, handing the GIL over costs no cross-core wake-up: the
+    figure then shows what the logging code's own locks cost, apart from the GIL's.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        yield False
+        return
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        yield True
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
 # -- subprocesses ---------------------------------------------------------------------------
 
 
@@ -644,11 +662,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         by_name = {pipeline.name: pipeline for pipeline in pipelines}
-        scaling = measure_threads(
-            [by_name[RUNLOGGER_ORJSON], by_name[STDLIB_PLAIN], by_name[RUNLOGGER_SUMMARY]],
-            records * 4,
-            max(rounds // 2, 3),
-        )
+        compared = [by_name[RUNLOGGER_ORJSON], by_name[STDLIB_PLAIN], by_name[RUNLOGGER_SUMMARY]]
+        scaling = measure_threads(compared, records * 4, max(rounds // 2, 3))
         thread_ratio = scaling[RUNLOGGER_ORJSON]
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         rows.append(
@@ -663,6 +678,19 @@ def main(argv: list[str] | None = None) -> int:
                 verdict(thread_ratio.wall >= TARGET_THREADS),
             )
         )
+        with _on_one_cpu() as pinned:
+            on_one = measure_threads(compared, records * 4, max(rounds // 2, 3)) if pinned else None
+        if on_one is not None:
+            rows.append(
+                (
+                    "4b. the same, process on one CPU (no cross-core GIL hand-over)",
+                    f"{on_one[RUNLOGGER_ORJSON].wall:.2f}x wall clock (stdlib plain: "
+                    f"{on_one[STDLIB_PLAIN].wall:.2f}x; RunSummaryHandler alone: "
+                    f"{on_one[RUNLOGGER_SUMMARY].wall:.2f}x)",
+                    f"≥ {TARGET_THREADS:.2f}x",
+                    verdict(on_one[RUNLOGGER_ORJSON].wall >= TARGET_THREADS),
+                )
+            )
         imports = measure_import(import_reps, workdir)
         heaviest = ", ".join(
             f"{name} {ms:.1f} ms via {parent}" for name, parent, ms in imports.heaviest[:4]
