@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from runlogger import _catalog
+from runlogger import _catalog, _index
 from runlogger._catalog import INDEX_NAME, Query, list_runs
 from runlogger._errors import CorruptSummaryError, RunNotFoundError
 from support import OTHER_HOST, at, write_summary
@@ -43,9 +43,9 @@ def ids(listing: _catalog.Listing) -> list[str]:
 
 def age_index(directory: Path) -> None:
     """Pretend the index was written long after its files, so none of them is 'racy'."""
-    complete = _catalog._load_index(directory / INDEX_NAME).complete()
+    complete = _index.load_index(directory / INDEX_NAME).complete()
     assert complete is not None
-    assert _catalog._save_index(directory, *complete, 2**62)
+    assert _index.save_index(directory, *complete, 2**62)
 
 
 # --------------------------------------------------------------------------- listing
@@ -177,7 +177,7 @@ def test_unchanged_directory_is_recognised_without_going_row_by_row(
 
 
 def test_last_scan_matches_only_the_same_names_in_the_same_order() -> None:
-    last_scan = _catalog._LastScan(2, b"a.json\nb.json", None)
+    last_scan = _index.LastScan(2, b"a.json\nb.json", None)
 
     assert last_scan.has_files(["a.json", "b.json"])
     assert not last_scan.has_files(["b.json", "a.json"])
@@ -360,13 +360,13 @@ def _edit_header(index: Path, edit: Callable[[dict[str, Any]], None], *, forge: 
     header = json.loads(header_line)
     edit(header)
     if forge:  # a valid checksum for the edited header, as a deliberate forger would write
-        header["crc32"] = _catalog._checksum(header, body)
+        header["crc32"] = _index._checksum(header, body)
     index.write_bytes(json.dumps(header).encode("ascii") + b"\n" + body)
 
 
 def _scan_as_signed(header: dict[str, Any]) -> None:
     """Read the scan order (a deferred column) as 'q' when it was written smaller."""
-    spec = header["columns"][len(_catalog._COLUMNS)]
+    spec = header["columns"][len(_index.COLUMNS)]
     assert spec[0] == "ints"
     assert spec[1] != "q"
     spec[1] = "q"
@@ -387,7 +387,7 @@ def test_hand_edited_index_header_fails_its_checksum(
     list_runs(tmp_path)
     _edit_header(tmp_path / INDEX_NAME, edit, forge=False)
 
-    assert _catalog._load_index(tmp_path / INDEX_NAME).columns["file"] == []
+    assert _index.load_index(tmp_path / INDEX_NAME).columns["file"] == []
     listing = list_runs(tmp_path)
     assert (ids(listing), listing.index_saved) == (["a"], True)
 
@@ -399,7 +399,7 @@ def test_index_whose_keys_do_not_decode_is_rebuilt(tmp_path: Path) -> None:
     list_runs(tmp_path)
     write_summary(tmp_path, "b", duration_ms=3000)  # a change, so the keys are needed
     _edit_header(tmp_path / INDEX_NAME, _scan_as_signed, forge=True)
-    assert _catalog._load_index(tmp_path / INDEX_NAME).complete() is None
+    assert _index.load_index(tmp_path / INDEX_NAME).complete() is None
 
     listing = list_runs(tmp_path)
 
@@ -413,7 +413,7 @@ def test_index_whose_keys_do_not_decode_is_rebuilt(tmp_path: Path) -> None:
 def test_index_of_the_previous_format_is_rebuilt(tmp_path: Path) -> None:
     """A JSON index as version 1 wrote it (valid, but stale here) is not read."""
     write_summary(tmp_path, "a", duration_ms=1000)
-    columns = {column: [None] for column in _catalog._COLUMNS}
+    columns = {column: [None] for column in _index.COLUMNS}
     info = (tmp_path / "a.json").stat()
     columns.update(
         file=["a.json"],

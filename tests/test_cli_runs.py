@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from runlogger import _catalog, _cli
+from runlogger import _catalog, _cli, _index
 from runlogger._catalog import INDEX_NAME
 from runlogger._cli import main
 from support import at, write_summary
@@ -612,9 +612,9 @@ def test_subprocess_runs_from_a_fresh_index_imports_only_what_it_needs(tmp_path:
     """No summary writer, no host name (nothing is running), no index writer (no change)."""
     write_summary(tmp_path, "a")
     _catalog.list_runs(tmp_path)
-    complete = _catalog._load_index(tmp_path / INDEX_NAME).complete()
+    complete = _index.load_index(tmp_path / INDEX_NAME).complete()
     assert complete is not None
-    assert _catalog._save_index(tmp_path, *complete, 2**62)  # as if saved long after
+    assert _index.save_index(tmp_path, *complete, 2**62)  # as if saved long after
     unwanted = ["runlogger._store", "runlogger._summary", "socket", "tempfile", "dataclasses"]
     code = (
         "import sys\n"
