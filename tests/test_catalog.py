@@ -18,7 +18,7 @@ import pytest
 from runlogger import _catalog, _index
 from runlogger._catalog import INDEX_NAME, Query, list_runs
 from runlogger._errors import CorruptSummaryError, RunNotFoundError
-from support import OTHER_HOST, at, write_summary
+from support import OTHER_HOST, at, rewrite_in_place, write_summary
 
 
 def write_events(path: Path, events: list[dict[str, Any]], tail: str = "") -> None:
@@ -220,12 +220,7 @@ def test_index_rereads_a_summary_rewritten_in_place_within_the_racy_window(
     """Same inode, size and mtime: only the 'too recent to trust' rule catches this."""
     path = write_summary(tmp_path, "a", name="aaaa")
     list_runs(tmp_path)
-    stat = path.stat()
-    with open(path, "r+b") as stream:
-        content = stream.read().replace(b"aaaa", b"bbbb")
-        stream.seek(0)
-        stream.write(content)
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    rewrite_in_place(path, b"aaaa", b"bbbb")
 
     (entry,) = list_runs(tmp_path).entries()
 

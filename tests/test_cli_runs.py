@@ -22,7 +22,7 @@ import pytest
 from runlogger import _catalog, _cli, _index
 from runlogger._catalog import INDEX_NAME
 from runlogger._cli import main
-from support import at, write_summary
+from support import at, rewrite_in_place, write_summary
 
 
 def dead_pid() -> int:
@@ -208,18 +208,7 @@ def test_runs_sees_a_summary_rewritten_in_place_with_its_old_mtime_and_size(
     path = write_summary(tmp_path, "a", name="aaaa")
     write_summary(tmp_path, "b", name="bbbb", start_time=at(1))
     assert listed(capsys, "--dir", str(tmp_path), "--name", "aaaa") == ["a"]
-    before = path.stat()
-    with open(path, "r+b") as stream:
-        content = stream.read().replace(b'"aaaa"', b'"cccc"')
-        stream.seek(0)
-        stream.write(content)
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    after = path.stat()
-    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
-        before.st_ino,
-        before.st_size,
-        before.st_mtime_ns,
-    )
+    rewrite_in_place(path, b'"aaaa"', b'"cccc"')
 
     assert listed(capsys, "--dir", str(tmp_path), "--name", "cccc") == ["a"]
     assert listed(capsys, "--dir", str(tmp_path), "--name", "aaaa") == []
