@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runlogger import _context, _handler, _progress
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the children the tests interrupt see Ctrl-C, however pytest was started.
+
+    A shell starts a background job with SIGINT ignored, children inherit that, and
+    runlogger (rightly) leaves an ignored signal alone: the Ctrl-C tests would then wait
+    for a child that never stops. A handler in this process is reset to the default in
+    every child it starts.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

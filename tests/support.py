@@ -123,6 +123,17 @@ def run_python(
 OTHER_HOST = "elsewhere.invalid"
 
 
+def communicate(process: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
+    """``process.communicate``, killing the child if it outlives ``timeout``: a hung child
+    fails its own test instead of leaking into the next ones."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+
+
 def at(minute: int) -> str:
     return f"2026-11-30T21:{minute:02d}:00.000000Z"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from support import clean_env, python_command, read_jsonl, read_summary
+from support import clean_env, communicate, python_command, read_jsonl, read_summary
 
 SCRIPT = """
 import logging, sys, time
@@ -107,7 +107,7 @@ def _interrupt(tmp_path: Path, signum: int) -> tuple[int, dict[str, Any]]:
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
     process.send_signal(signum)
-    process.communicate(timeout=30)
+    communicate(process)
     return process.returncode, _only_summary(tmp_path / "runs")
 
 

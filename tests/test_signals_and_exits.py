@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from support import clean_env, json_lines, read_summary, run_python
+from support import clean_env, communicate, json_lines, read_summary, run_python
 
 SETUP = """
 import logging, os, signal, sys, threading, time
@@ -67,7 +67,7 @@ def _signal_and_wait(
     process = _start(tmp_path, body, **kwargs)
     run_id = _ready(process)
     process.send_signal(signum)
-    out, err = process.communicate(timeout=30)
+    out, err = communicate(process)
     return process.returncode, read_summary(tmp_path / "runs", run_id), out, err
 
 
@@ -101,7 +101,7 @@ def test_application_sigterm_handler_is_chained(tmp_path: Path) -> None:
     process = _start(tmp_path, WAIT, before=body)  # the app's handler comes first
     run_id = _ready(process)
     process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=30)
+    out, _ = communicate(process)
     assert "APP HANDLER" in out
     assert process.returncode == 0  # the application's own decision
     summary = read_summary(tmp_path / "runs", run_id)
@@ -116,7 +116,7 @@ def test_ignored_signal_is_left_alone(tmp_path: Path) -> None:
     time.sleep(0.5)
     assert process.poll() is None  # still running: SIGTERM stays ignored
     process.kill()
-    process.communicate(timeout=30)
+    communicate(process)
     assert read_summary(tmp_path / "runs", run_id)["status"] == "running"
 
 
@@ -153,7 +153,7 @@ def test_os_exit_leaves_the_running_checkpoint(tmp_path: Path) -> None:
         'log.info("x")\nprint("READY", runlogger.current_run().run_id, flush=True)\nos._exit(7)\n',
     )
     run_id = _ready(process)
-    process.communicate(timeout=30)
+    communicate(process)
     assert process.returncode == 7
     assert read_summary(tmp_path / "runs", run_id)["status"] == "running"
 
@@ -168,7 +168,7 @@ def test_long_runs_refresh_the_checkpoint(tmp_path: Path) -> None:
     """
     process = _start(tmp_path, body, interval=0.2)
     run_id = _ready(process)
-    process.communicate(timeout=30)
+    communicate(process)
     summary = read_summary(tmp_path / "runs", run_id)
     assert summary["status"] == "running"
     assert 30 <= summary["counts_by_event_type"]["tick"] <= 40
