@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,17 @@ DOCUMENTED_SUMMARY_KEYS = (
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
+
+
+class Collect(logging.Handler):
+    """Keeps every record it is asked to emit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def parse_line(line: str) -> dict[str, Any]:
@@ -104,15 +117,7 @@ def run_python(
     """Run ``code`` (dedented) as a script in a fresh interpreter and capture its output."""
     script = cwd / "script_under_test.py"
     script.write_text(textwrap.dedent(code), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, str(script), *args],
-        cwd=cwd,
-        env=env if env is not None else clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    result = python_command(str(script), *args, cwd=cwd, env=env, timeout=timeout)
     if check_exit is not None:
         assert result.returncode == check_exit, (result.returncode, result.stdout, result.stderr)
     return result
@@ -190,6 +195,20 @@ def rewrite_in_place(path: Path, old: bytes, new: bytes) -> None:
 
 
 # -- hostile payloads -----------------------------------------------------------------
+
+
+def all_strings(value: object) -> Iterator[str]:
+    """Every string in a JSON-like value, keys included, walked iteratively."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def nested_lists(depth: int) -> list[Any]:

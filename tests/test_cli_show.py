@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from runlogger._cli import main
-from support import at, write_summary
+from support import at, python_command, write_summary
 
 
 def event(run_id: str, message: str, level: str = "INFO", **fields: Any) -> dict[str, Any]:
@@ -378,12 +378,8 @@ def test_show_events_without_an_events_file_exits_2(
 
 
 def test_subprocess_show_prints_the_summary(full_run: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "runlogger", "show", "20261130T21", "--dir", str(full_run)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = python_command(
+        "-m", "runlogger", "show", "20261130T21", "--dir", str(full_run), cwd=full_run
     )
 
     assert (result.returncode, result.stderr) == (0, "")
@@ -391,13 +387,7 @@ def test_subprocess_show_prints_the_summary(full_run: Path) -> None:
 
 
 def test_subprocess_show_unknown_run_exits_2(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "runlogger", "show", "nope", "--dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = python_command("-m", "runlogger", "show", "nope", "--dir", str(tmp_path), cwd=tmp_path)
 
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"runlogger: no run matches 'nope' in {tmp_path}\n"

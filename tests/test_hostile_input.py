@@ -32,7 +32,15 @@ from hypothesis import strategies as st
 import runlogger
 from runlogger import RunContextFilter, RunFileHandler, RunJsonFormatter, RunSummaryHandler
 from strategies import extras_with_secret, messages
-from support import clean_env, nested_dicts, nested_lists, parse_line, read_summary, run_python
+from support import (
+    all_strings,
+    clean_env,
+    nested_dicts,
+    nested_lists,
+    parse_line,
+    read_summary,
+    run_python,
+)
 
 DEFAULT_LIMIT = 16 * 1024
 MEGABYTE = 1024 * 1024
@@ -599,19 +607,6 @@ FORMATTERS = [
 ]
 
 
-def _strings(value: object) -> Iterator[str]:
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            pending.extend(item)
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-
-
 def test_any_message_and_extras_give_one_safe_line() -> None:
     formatters = [RunJsonFormatter(max_string=LIMIT, **options) for options in FORMATTERS]
     run_filter = RunContextFilter()
@@ -639,6 +634,6 @@ def test_any_message_and_extras_give_one_safe_line() -> None:
         event = parse_line(line)
         assert event["run_id"] == run_id
         assert secret not in line
-        assert all(len(text) <= LIMIT for text in _strings(event))
+        assert all(len(text) <= LIMIT for text in all_strings(event))
 
     check()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from support import REPO, clean_env, python_command, read_jsonl, read_summary
+from support import REPO, python_command, read_jsonl, read_summary
 
 SCRIPT = REPO / "examples" / "process_items.py"
 
@@ -109,22 +108,8 @@ def test_readable_lines_go_to_stderr(tmp_path: Path) -> None:
 
 def test_bad_run_id_is_a_usage_error(tmp_path: Path) -> None:
     items = _input(tmp_path, "a\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--input",
-            str(items),
-            "--output",
-            "o.json",
-            "--run-id",
-            "../x",
-        ],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=False,
+    result = python_command(
+        str(SCRIPT), "--input", str(items), "--output", "o.json", "--run-id", "../x", cwd=tmp_path
     )
     assert result.returncode == 2
     assert "Invalid run id" in result.stderr

@@ -8,12 +8,10 @@ still count every item.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from support import REPO, clean_env, read_jsonl, read_summary
+from support import REPO, python_command, read_jsonl, read_summary
 
 SCRIPT = REPO / "examples" / "process_items.py"
 ITEMS = 100_000
@@ -24,25 +22,17 @@ def test_hundred_thousand_items_counted_exactly_and_sampled(tmp_path: Path) -> N
     source.write_text("".join(f"item-{index}\n" for index in range(ITEMS)), encoding="utf-8")
     runs = tmp_path / "runs"
     started = time.monotonic()
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--input",
-            str(source),
-            "--output",
-            str(tmp_path / "out.json"),
-            "--log-dir",
-            str(runs),
-            "--progress-every",
-            "0.05",
-        ],
+    result = python_command(
+        str(SCRIPT),
+        "--input",
+        str(source),
+        "--output",
+        str(tmp_path / "out.json"),
+        "--log-dir",
+        str(runs),
+        "--progress-every",
+        "0.05",
         cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr

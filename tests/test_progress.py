@@ -11,7 +11,7 @@ import pytest
 
 import runlogger
 from runlogger import RunContextFilter, RunSummaryHandler, _progress
-from support import read_summary, run_python
+from support import Collect, read_summary, run_python
 
 
 class FakeClock:
@@ -24,14 +24,7 @@ class FakeClock:
         return self.now
 
 
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
+class Progress(Collect):
     def events(self) -> list[dict[str, Any]]:
         """The progress fields of each record, as a reader of the JSON would see them."""
         keys = ("done", "total", "rate", "eta_seconds")
@@ -47,10 +40,10 @@ def clock() -> Iterator[FakeClock]:
 
 
 @pytest.fixture
-def progress_events(clock: FakeClock) -> Iterator[Collect]:
+def progress_events(clock: FakeClock) -> Iterator[Progress]:
     """Every ``progress`` record, stamped with its run id as a handler filter would."""
     logger = logging.getLogger("runlogger.progress")
-    handler = Collect()
+    handler = Progress()
     handler.addFilter(RunContextFilter())
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -59,7 +52,9 @@ def progress_events(clock: FakeClock) -> Iterator[Collect]:
     logger.setLevel(logging.NOTSET)
 
 
-def test_every_report_updates_the_last_progress(progress_events: Collect, clock: FakeClock) -> None:
+def test_every_report_updates_the_last_progress(
+    progress_events: Progress, clock: FakeClock
+) -> None:
     run = runlogger.current_run()
     for done in range(3):
         run.progress(done, 10)
@@ -68,7 +63,7 @@ def test_every_report_updates_the_last_progress(progress_events: Collect, clock:
     assert len(progress_events.records) == 1
 
 
-def test_events_are_at_most_one_per_interval(progress_events: Collect, clock: FakeClock) -> None:
+def test_events_are_at_most_one_per_interval(progress_events: Progress, clock: FakeClock) -> None:
     run = runlogger.current_run()
     for done in range(12):
         run.progress(done, 100)
@@ -76,7 +71,9 @@ def test_events_are_at_most_one_per_interval(progress_events: Collect, clock: Fa
     assert [event["done"] for event in progress_events.events()] == [0, 5, 10]
 
 
-def test_the_final_report_is_always_logged_once(progress_events: Collect, clock: FakeClock) -> None:
+def test_the_final_report_is_always_logged_once(
+    progress_events: Progress, clock: FakeClock
+) -> None:
     run = runlogger.current_run()
     for done in (0, 1, 3, 3):
         run.progress(done, 3)
@@ -84,7 +81,7 @@ def test_the_final_report_is_always_logged_once(progress_events: Collect, clock:
     assert [event["done"] for event in progress_events.events()] == [0, 3]
 
 
-def test_rate_and_eta(progress_events: Collect, clock: FakeClock) -> None:
+def test_rate_and_eta(progress_events: Progress, clock: FakeClock) -> None:
     run = runlogger.current_run()
     run.progress(0, 100)
     clock.now += 10
@@ -98,7 +95,7 @@ def test_rate_and_eta(progress_events: Collect, clock: FakeClock) -> None:
     assert progress_events.records[-1].getMessage() == "progress 50/100 (50.0%), 5.0/s, ETA 10.0s"
 
 
-def test_without_a_total_there_is_no_eta(progress_events: Collect, clock: FakeClock) -> None:
+def test_without_a_total_there_is_no_eta(progress_events: Progress, clock: FakeClock) -> None:
     run = runlogger.current_run()
     run.progress(0)
     clock.now += 5
@@ -107,7 +104,7 @@ def test_without_a_total_there_is_no_eta(progress_events: Collect, clock: FakeCl
     assert progress_events.records[-1].getMessage() == "progress 20, 4.0/s"
 
 
-def test_a_smaller_done_starts_a_new_pass(progress_events: Collect, clock: FakeClock) -> None:
+def test_a_smaller_done_starts_a_new_pass(progress_events: Progress, clock: FakeClock) -> None:
     run = runlogger.current_run()
     run.progress(0, 100)
     clock.now += 10
@@ -120,14 +117,14 @@ def test_a_smaller_done_starts_a_new_pass(progress_events: Collect, clock: FakeC
 
 
 def test_loops_one_after_another_keep_the_interval_but_log_each_end(
-    progress_events: Collect, clock: FakeClock
+    progress_events: Progress, clock: FakeClock
 ) -> None:
     for _ in range(2):
         list(runlogger.track(range(3)))
     assert [(e["done"], e["total"]) for e in progress_events.events()] == [(0, 3), (3, 3), (3, 3)]
 
 
-def test_the_event_is_a_record_of_the_run(progress_events: Collect, clock: FakeClock) -> None:
+def test_the_event_is_a_record_of_the_run(progress_events: Progress, clock: FakeClock) -> None:
     with runlogger.run("outer") as outer, runlogger.run("inner"):
         outer.progress(1, 2, stage="load")
     (record,) = progress_events.records
@@ -138,7 +135,7 @@ def test_the_event_is_a_record_of_the_run(progress_events: Collect, clock: FakeC
 
 
 def test_a_logged_report_writes_a_running_checkpoint(
-    progress_events: Collect, clock: FakeClock, runs_dir: Path
+    progress_events: Progress, clock: FakeClock, runs_dir: Path
 ) -> None:
     RunSummaryHandler(runs_dir)
     with runlogger.run("job") as run:
@@ -155,7 +152,7 @@ def test_a_logged_report_writes_a_running_checkpoint(
 
 
 def test_the_level_of_the_progress_logger_silences_events_not_the_summary(
-    progress_events: Collect, clock: FakeClock, runs_dir: Path
+    progress_events: Progress, clock: FakeClock, runs_dir: Path
 ) -> None:
     RunSummaryHandler(runs_dir)
     logging.getLogger("runlogger.progress").setLevel(logging.WARNING)
@@ -166,7 +163,7 @@ def test_the_level_of_the_progress_logger_silences_events_not_the_summary(
 
 
 def test_events_pass_a_progress_logger_that_dictconfig_disabled(
-    progress_events: Collect, clock: FakeClock
+    progress_events: Progress, clock: FakeClock
 ) -> None:
     """``disable_existing_loggers`` disables every logger made before dictConfig, ours too."""
     logger = logging.getLogger("runlogger.progress")
@@ -182,7 +179,7 @@ def test_events_pass_a_progress_logger_that_dictconfig_disabled(
 
 
 def test_track_yields_every_item_and_takes_the_total_from_len(
-    progress_events: Collect, clock: FakeClock
+    progress_events: Progress, clock: FakeClock
 ) -> None:
     items = ["a", "b", "c"]
     assert list(runlogger.track(items)) == items
@@ -192,7 +189,7 @@ def test_track_yields_every_item_and_takes_the_total_from_len(
 
 
 def test_track_learns_a_generators_total_when_it_runs_out(
-    progress_events: Collect, clock: FakeClock
+    progress_events: Progress, clock: FakeClock
 ) -> None:
     for _ in runlogger.track(iter(range(4))):
         clock.now += 1
@@ -201,7 +198,7 @@ def test_track_learns_a_generators_total_when_it_runs_out(
     assert events[-1]["rate"] == 1.0
 
 
-def test_track_every_overrides_the_interval(progress_events: Collect, clock: FakeClock) -> None:
+def test_track_every_overrides_the_interval(progress_events: Progress, clock: FakeClock) -> None:
     for _ in runlogger.track(range(4), every=1, stage="load"):
         clock.now += 1
     assert [e["done"] for e in progress_events.events()] == [0, 1, 2, 3, 4]
@@ -209,7 +206,7 @@ def test_track_every_overrides_the_interval(progress_events: Collect, clock: Fak
 
 
 def test_track_stopped_early_keeps_how_far_it_got(
-    progress_events: Collect, clock: FakeClock
+    progress_events: Progress, clock: FakeClock
 ) -> None:
     run = runlogger.current_run()
     for index in runlogger.track(range(10)):
@@ -219,7 +216,9 @@ def test_track_stopped_early_keeps_how_far_it_got(
     assert (run.last_progress["done"], run.last_progress["total"]) == (3, 10)
 
 
-def test_track_reports_into_the_run_it_is_given(progress_events: Collect, clock: FakeClock) -> None:
+def test_track_reports_into_the_run_it_is_given(
+    progress_events: Progress, clock: FakeClock
+) -> None:
     with runlogger.run("target") as target:
         pass
     with runlogger.run("elsewhere") as elsewhere:

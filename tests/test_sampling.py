@@ -17,18 +17,7 @@ from hypothesis import strategies as st
 
 import runlogger
 from runlogger import RunJsonFormatter, RunSampleFilter, RunSummaryHandler, _sampling
-from support import parse_line, read_summary
-
-
-class Collect(logging.Handler):
-    """Keeps every record it is asked to emit."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+from support import Collect, parse_line, read_summary
 
 
 class FakeClock:

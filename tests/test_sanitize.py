@@ -26,7 +26,7 @@ from runlogger._sanitize import (
     REDACTED,
     Sanitizer,
 )
-from support import nested_dicts, nested_lists
+from support import all_strings, nested_dicts, nested_lists
 
 SECRET = "hunter2-s3cr3t-value"
 
@@ -34,20 +34,6 @@ SECRET = "hunter2-s3cr3t-value"
 def dump(value: object) -> bytes:
     """Serialize the way the formatter must be able to: strict JSON, encoded as UTF-8."""
     return json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
-
-
-def all_strings(value: object) -> Iterator[str]:
-    """Every string in a cleaned value, keys included, walked iteratively."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
 
 
 class BrokenRepr:

@@ -41,6 +41,7 @@ from support import (
     DOCUMENTED_SUMMARY_KEYS,
     clean_env,
     parse_line,
+    python_command,
     read_jsonl,
     read_summary,
     run_python,
@@ -197,15 +198,7 @@ def test_bad_run_id_is_refused_by_run(run_id: str) -> None:
 
 
 def _python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=cwd,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return python_command("-c", textwrap.dedent(code), cwd=cwd, env=clean_env(**env))
 
 
 # NUL cannot be put into an environment variable or argv, so only run() meets it.
@@ -248,15 +241,7 @@ def test_handler_refused_at_construction_is_the_only_error_at_exit(
 def test_bad_run_id_is_refused_by_the_command_line(tmp_path: Path, run_id: str) -> None:
     (tmp_path / "job.py").write_text("open('ran', 'w').close()\n", encoding="utf-8")
 
-    result = subprocess.run(
-        [sys.executable, "-m", "runlogger", "run", "--run-id", run_id, "job.py"],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = python_command("-m", "runlogger", "run", "--run-id", run_id, "job.py", cwd=tmp_path)
 
     assert result.returncode == 2
     assert result.stderr.startswith(f"runlogger: Invalid run id {run_id!r}")
