@@ -333,3 +333,30 @@ def test_records_of_a_finished_run_reach_its_summary_at_exit(tmp_path: Path) -> 
     assert summary["error_count"] == 3
     assert summary["counts_by_event_type"]["item"] == 1
     assert summary["first_error"]["message"] == "late 0"
+
+
+def test_a_record_counted_while_the_final_summary_is_written_is_not_lost(
+    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runlogger import _handler
+    from runlogger._summary import RunTally
+
+    log = _logger("during-write", RunSummaryHandler(runs_dir))
+    take_snapshot = RunTally.snapshot
+    logged: list[str] = []
+
+    def snapshot_then_log(self: RunTally) -> dict[str, Any]:
+        taken = take_snapshot(self)
+        if batch.end_time is not None and not logged:  # the final write, after its snapshot
+            logged.append("late")
+            log.info("late", extra={"run_id": batch.run_id, "event_type": "late"})
+        return taken
+
+    with runlogger.run("batch") as batch:
+        monkeypatch.setattr(RunTally, "snapshot", snapshot_then_log)
+    assert logged == ["late"]
+    assert "late" not in read_summary(runs_dir, batch.run_id)["counts_by_event_type"]
+
+    _handler._book.flush()  # what interpreter exit does
+
+    assert read_summary(runs_dir, batch.run_id)["counts_by_event_type"]["late"] == 1
