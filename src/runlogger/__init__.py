@@ -25,6 +25,7 @@ from ._errors import (
     RunNotFoundError,
 )
 from ._filter import RunContextFilter
+from ._sinks import RunSink
 
 if TYPE_CHECKING:
     from ._events import RunFileHandler
@@ -68,6 +69,7 @@ __all__ = [
     "RunJsonFormatter",
     "RunNotFoundError",
     "RunSampleFilter",
+    "RunSink",
     "RunSummaryHandler",
     "RunloggerError",
     "__version__",

@@ -168,6 +168,8 @@ class _State:
         self.previous_excepthook: Callable[..., Any] | None = None
         self.previous_threading_excepthook: Callable[..., Any] | None = None
         self.exit_handlers: list[Callable[[Run], None]] = []
+        #: Called after the process run finished at exit (sinks delivering its state).
+        self.after_exit_handlers: list[Callable[[Run], None]] = []
         #: True while the process run is being finished at exit: a signal arriving then
         #: only records itself, so it cannot interrupt the writing of the summary.
         self.exiting = False
@@ -307,6 +309,13 @@ def add_exit_handler(handler: Callable[[Run], None]) -> None:
             _state.exit_handlers.append(handler)
 
 
+def add_after_exit_handler(handler: Callable[[Run], None]) -> None:
+    """Call ``handler(process_run)`` at interpreter exit, after the run was finished."""
+    with _state.lock:
+        if handler not in _state.after_exit_handlers:
+            _state.after_exit_handlers.append(handler)
+
+
 def _listeners() -> list[RunListener]:
     with _state.lock:
         return list(_state.listeners)
@@ -415,12 +424,19 @@ def _at_exit() -> None:
     _state.exiting = True
     with _state.lock:
         handlers = list(_state.exit_handlers)
+    _call_exit_handlers(handlers, process_run)
+    finish_run(process_run)
+    with _state.lock:
+        handlers = list(_state.after_exit_handlers)
+    _call_exit_handlers(handlers, process_run)
+
+
+def _call_exit_handlers(handlers: list[Callable[[Run], None]], process_run: Run) -> None:
     for handler in handlers:
         try:
             handler(process_run)
         except Exception:
             _report("an exit handler failed", sys.exc_info()[1])
-    finish_run(process_run)
 
 
 def _excepthook(
@@ -558,6 +574,7 @@ def reset_state() -> None:
         _state.exiting = False
         _state.listeners.clear()
         _state.exit_handlers.clear()
+        _state.after_exit_handlers.clear()
 
 
 def _report(what: str, exc: BaseException | None) -> None:

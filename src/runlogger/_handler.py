@@ -14,11 +14,13 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import _context
+from . import _context, _sinks
 from ._context import Run, current_run_if_started, ensure_process_run
+from ._sinks import RunEvent, RunSink, SinkSet, drain, load_sink, sinks_from_environment
 from ._store import DEFAULT_FILE_MODE, read_contributors, resolve_directory, update_summary
 from ._summary import BATCH, RunTally, event_type_of, run_metadata
 
@@ -38,7 +40,7 @@ def _int(value: object) -> int:
 class _Entry:
     """The tally of one run in one directory, and when it was last written."""
 
-    __slots__ = ("directory", "dirty", "next_checkpoint", "run", "run_id", "tally")
+    __slots__ = ("directory", "dirty", "next_checkpoint", "published", "run", "run_id", "tally")
 
     def __init__(self, directory: _Directory, run_id: str, run: Run | None) -> None:
         self.directory = directory
@@ -47,12 +49,19 @@ class _Entry:
         self.tally = RunTally()
         self.next_checkpoint = 0.0
         self.dirty = False
+        #: ``started``/``finished`` once handed to the sinks (each is published once).
+        self.published: set[str] = set()
+
+    def sink_failed(self, _label: str, _exc: BaseException) -> None:
+        """A sink could not take this run's state: count it, rewrite the summary at exit."""
+        self.tally.add_logging_error()
+        self.dirty = True
 
 
 class _Directory:
     """One summaries directory and the settings of the handlers writing to it."""
 
-    __slots__ = ("entries", "file_mode", "handlers", "interval", "path")
+    __slots__ = ("entries", "file_mode", "handlers", "interval", "path", "sinks")
 
     def __init__(self, path: Path, file_mode: int, interval: float) -> None:
         self.path = path
@@ -60,6 +69,8 @@ class _Directory:
         self.interval = interval
         self.handlers = 0
         self.entries: dict[str, _Entry] = {}
+        #: Where this directory's runs go besides their summary files.
+        self.sinks = SinkSet()
 
 
 class _SummaryBook:
@@ -72,11 +83,14 @@ class _SummaryBook:
         self.runs: dict[str, Run] = {}
 
     # handlers come and go -------------------------------------------------------------
-    def attach(self, path: Path, file_mode: int, interval: float) -> _Directory:
+    def attach(
+        self, path: Path, file_mode: int, interval: float, sinks: Iterable[RunSink] = ()
+    ) -> _Directory:
         with self.lock:
             directory = self.directories.get(path)
             if directory is None:
                 directory = self.directories[path] = _Directory(path, file_mode, interval)
+            directory.sinks.add(sinks)
             directory.file_mode = file_mode
             directory.interval = interval
             directory.handlers += 1
@@ -147,8 +161,12 @@ class _SummaryBook:
         self.write(created)
         return created
 
-    def write(self, entry: _Entry) -> None:
-        """Write ``entry``'s summary (checkpoint or final); failures go to stderr."""
+    def write(self, entry: _Entry, *, publish: bool = True) -> None:
+        """Write ``entry``'s summary (checkpoint or final); failures go to stderr.
+
+        Then, unless ``publish`` is false (a flush of counts only), the run's owner hands
+        the document to the sinks.
+        """
         run = entry.run
         # Before the snapshot: a record counted after it must find the entry dirty again.
         entry.dirty = False
@@ -161,7 +179,7 @@ class _SummaryBook:
             contribution["suppressed_by_event_type"] = dict(run.suppressed_by_event_type)
         metadata = run_metadata(run) if run is not None and run.owner else None
         try:
-            update_summary(
+            document = update_summary(
                 entry.directory.path,
                 entry.run_id,
                 contribution,
@@ -171,6 +189,29 @@ class _SummaryBook:
         except Exception as exc:
             entry.dirty = True
             _context._report(f"could not write the summary of run {entry.run_id}", exc)
+            return
+        if publish and metadata is not None and entry.directory.sinks:
+            self._publish(entry, document)
+
+    @staticmethod
+    def _publish(entry: _Entry, document: dict[str, Any]) -> None:
+        """Hand the document just written to the directory's sinks, as the run's owner.
+
+        ``started`` and ``finished`` go out once each; rewrites after the finish (late
+        records, errors counted at exit) only refresh the file, the record of truth.
+        """
+        published = entry.published
+        if "finished" in published:
+            return
+        event: RunEvent
+        if document.get("status") != "running":
+            event = "finished"
+        elif "started" not in published:
+            event = "started"
+        else:
+            event = "checkpoint"
+        published.add(event)
+        entry.directory.sinks.publish(event, document, entry.sink_failed)
 
     def _keep_finished(self, entry: _Entry) -> None:
         with self.lock:
@@ -192,7 +233,7 @@ class _SummaryBook:
                 if entry.dirty
             ]
         for entry in pending:
-            self.write(entry)
+            self.write(entry, publish=False)
 
     def forget_counts(self) -> None:
         """Start from zero (a forked child: its parent's counts are the parent's)."""
@@ -229,10 +270,12 @@ def _register_book() -> None:
 
 def reset_book() -> None:
     """Forget every count and directory (for tests)."""
-    global _book, _book_registered
+    global _book, _book_registered, _environment_sinks
     _context.remove_listener(_book)
     _book = _SummaryBook()
     _book_registered = False
+    _environment_sinks = None
+    _sinks.reset()
 
 
 def checkpoint(run: Run) -> None:
@@ -268,6 +311,28 @@ def _flush_at_exit(_process_run: Run) -> None:
     _book.flush()
 
 
+def _drain_sinks_at_exit(_process_run: Run) -> None:
+    """After the final summaries: let the sinks deliver (bounded), then record their
+    failures in the summary files, which were written before the sinks were tried."""
+    drain()
+    _book.flush()
+
+
+#: Sinks named by ``$RUNLOGGER_SINKS``, created once per process.
+_environment_sinks: list[RunSink] | None = None
+
+
+def _configured_sinks(sinks: Iterable[object] | None) -> list[RunSink]:
+    """The handler's ``sinks`` argument loaded, followed by those of the environment."""
+    global _environment_sinks
+    if isinstance(sinks, (str, bytes)) or (sinks is not None and hasattr(sinks, "publish")):
+        sinks = [sinks]
+    loaded = [load_sink(spec) for spec in sinks or ()]
+    if _environment_sinks is None:
+        _environment_sinks = sinks_from_environment()
+    return loaded + _environment_sinks
+
+
 class RunSummaryHandler(logging.Handler):
     """Counts every record it receives into its run's summary in ``directory``.
 
@@ -284,6 +349,11 @@ class RunSummaryHandler(logging.Handler):
     With ``handle_signals=True``, SIGTERM and SIGINT end the process run as
     ``terminated`` (with a ``signal`` field) and the process still exits with status
     143 / 130; an application's own handlers are chained, ignored signals left alone.
+
+    ``sinks`` are further destinations of each run's state (see :class:`RunSink`): sink
+    objects, classes or factories, or ``"module:attribute"`` strings; those named in
+    ``$RUNLOGGER_SINKS`` are added. The run's owner publishes to them after each write of
+    the summary file.
     """
 
     def __init__(
@@ -294,6 +364,7 @@ class RunSummaryHandler(logging.Handler):
         file_mode: int = DEFAULT_FILE_MODE,
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         handle_signals: bool = False,
+        sinks: Iterable[object] | None = None,
     ) -> None:
         if not isinstance(file_mode, int) or not 0 <= file_mode <= 0o777:
             raise ValueError(
@@ -307,6 +378,7 @@ class RunSummaryHandler(logging.Handler):
         # Everything that can fail comes before Handler.__init__, which registers the
         # handler for logging.shutdown(): a refused handler must leave nothing behind.
         path = resolve_directory(directory)
+        run_sinks = _configured_sinks(sinks)
         path.mkdir(parents=True, exist_ok=True)
         ensure_process_run()
         super().__init__(level)
@@ -314,7 +386,8 @@ class RunSummaryHandler(logging.Handler):
         self._closed = False
         _register_book()
         _context.add_exit_handler(_flush_at_exit)
-        self._dir = _book.attach(path, file_mode, float(checkpoint_interval))
+        _context.add_after_exit_handler(_drain_sinks_at_exit)
+        self._dir = _book.attach(path, file_mode, float(checkpoint_interval), run_sinks)
         if handle_signals:
             from ._signals import install_signal_handlers
 
