@@ -243,3 +243,13 @@ def test_private_attributes_are_not_emitted() -> None:
 def test_stack_info_is_included() -> None:
     record = _record(stack_info="Stack (most recent call last):\n  frame")
     assert "frame" in _format(RunJsonFormatter(), record)["stack_info"]
+
+
+def test_a_50_mb_bytes_extra_is_cut_before_it_is_decoded(backend: str) -> None:
+    payload = b"\xff" * (50 * 1024 * 1024)
+
+    event = _format(RunJsonFormatter(backend=backend), _record(payload=payload))
+
+    assert event["payload"].startswith("\\xff\\xff")
+    assert event["payload"].endswith(" bytes]")
+    assert len(event["payload"]) <= 16384

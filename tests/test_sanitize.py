@@ -552,6 +552,55 @@ def test_bytes_are_decoded_with_backslash_escapes(sanitizer: Sanitizer) -> None:
     assert result == {"raw": "ok \\xff\\xfe", "array": "café", "view": "mv"}
 
 
+BINARY_LIMIT = 64  # max_string for the binary tests: the smallest allowed, so values stay small
+BINARY_WINDOW = 4 * BINARY_LIMIT + 16  # longer values are cut before they are decoded
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=BINARY_WINDOW))
+def test_binary_up_to_four_times_the_limit_logs_as_its_whole_decoding(data: bytes) -> None:
+    sanitizer = Sanitizer(max_string=BINARY_LIMIT)
+
+    expected = sanitizer.clean_text(data.decode("utf-8", "backslashreplace"))
+
+    assert sanitizer.clean_value(data) == expected
+    assert sanitizer.clean_value(bytearray(data)) == expected
+    assert sanitizer.clean_value(memoryview(data)) == expected
+
+
+@settings(max_examples=300)
+@given(
+    st.binary(min_size=BINARY_WINDOW + 1, max_size=3000)
+    | st.text(min_size=BINARY_WINDOW // 4 + 1, max_size=900).map(
+        lambda text: text.encode("utf-8", "surrogatepass")
+    )
+)
+def test_long_binary_is_cut_before_decoding_and_counts_the_bytes_left_out(data: bytes) -> None:
+    """The head is the whole decoding's head; the marker counts the bytes it does not show."""
+    if len(data) <= BINARY_WINDOW:
+        return
+    out = Sanitizer(max_string=BINARY_LIMIT).clean_value(data)
+
+    assert isinstance(out, str) and len(out) <= BINARY_LIMIT
+    head, marker, dropped = out.rpartition("…[truncated ")
+    assert marker and dropped.endswith(" bytes]")
+    shown_bytes = len(data) - int(dropped[: -len(" bytes]")])
+    assert data.decode("utf-8", "backslashreplace").startswith(head)
+    whole = data[:shown_bytes].decode("utf-8", "backslashreplace")
+    assert head.startswith(whole)
+    assert len(head) - len(whole) < 4  # at most an escape (\\xNN) shown in part
+
+
+def test_a_huge_bytes_value_keeps_its_head_and_says_how_many_bytes_went() -> None:
+    data = b"x" * (50 * 1024 * 1024)
+
+    out = Sanitizer().clean_value(memoryview(data))
+
+    marker = f"…[truncated {len(data) - 16384 + 27} bytes]"
+    assert out == "x" * (16384 - 27) + marker
+    assert len(marker) == 27
+
+
 def test_datetime_date_and_time_become_isoformat(sanitizer: Sanitizer) -> None:
     moment = datetime.datetime(2026, 11, 30, 21, 34, 52, 123456, tzinfo=datetime.timezone.utc)
 

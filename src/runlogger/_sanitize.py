@@ -57,6 +57,10 @@ ERROR_KEY = "_sanitize_error"
 _MIN_MAX_STRING = 64
 _TRUNCATED_CHARS = "…[truncated {} chars]"
 _TRUNCATED_ITEMS = "…[truncated {} items]"
+_TRUNCATED_BYTES = "…[truncated {} bytes]"
+# Bytes beyond 4 * max_string that binary data may have before it is cut undecoded: room
+# for a multi-byte character split at the cut (see Sanitizer._binary_text).
+_BINARY_SLACK = 16
 # Bounded so a stream of distinct keys cannot grow memory; long keys are not worth caching.
 _SECRET_CACHE_LIMIT = 4096
 _NAME_CACHE_LIMIT = 4096
@@ -458,12 +462,8 @@ class Sanitizer:
             return self._enum(value)
         if issubclass(kind, (set, frozenset)):
             return _SET
-        if issubclass(kind, bytes):
-            return self.clean_text(bytes.decode(value, "utf-8", "backslashreplace"))
-        if issubclass(kind, bytearray):
-            return self.clean_text(bytearray.decode(value, "utf-8", "backslashreplace"))
-        if issubclass(kind, memoryview):
-            return self.clean_text(value.tobytes().decode("utf-8", "backslashreplace"))
+        if issubclass(kind, (bytes, bytearray, memoryview)):
+            return self._binary_text(value)
         if issubclass(kind, (datetime.date, datetime.time)):
             return self.clean_text(value.isoformat())
         shown_as_text = _loaded_types(_TEXT_TYPES)
@@ -481,6 +481,35 @@ class Sanitizer:
         # Any other iterable may be a one-shot iterator: iterating it would consume the
         # caller's data, so it is shown, not walked.
         return self._safe_repr(value)
+
+    def _binary_text(self, value: bytes | bytearray | memoryview) -> str:
+        """Binary data as UTF-8 text with backslash escapes, cut before it is decoded.
+
+        Decoding 50 MB to keep 16 KiB of it took seconds, so a value of more than
+        ``4 * max_string`` bytes is cut first (it decodes to more characters than the limit
+        whatever it holds: a byte gives at least a quarter of a character) and its marker
+        counts the bytes left out, ``…[truncated N bytes]``. Shorter values decode whole
+        and are truncated like any text, so they log exactly as before.
+        """
+        data: bytes | bytearray | memoryview = value
+        if isinstance(value, memoryview):
+            try:
+                data = value.cast("B")  # a flat view: slicing it copies nothing
+            except (TypeError, ValueError):  # not contiguous: only a copy is flat
+                data = value.tobytes()
+        limit = self._max_string
+        size = len(data)
+        window = 4 * limit + _BINARY_SLACK if limit is not None else size
+        if size <= window:
+            return self.clean_text(str(data, "utf-8", "backslashreplace"))
+        assert limit is not None
+        head = data[:window]
+        # At least limit + 4 characters: the ones kept come whole, before whatever
+        # the cut at `window` split (up to 3 bytes, shown as escapes at the very end).
+        shown = str(head, "utf-8", "backslashreplace")
+        keep = limit - len(_TRUNCATED_BYTES.format(size))
+        kept = shown[:keep]
+        return kept + _TRUNCATED_BYTES.format(size - _bytes_shown(head, keep))
 
     def _enum(self, member: enum.Enum) -> object:
         """An enum member logs as its value when that is a JSON scalar, else as its name."""
@@ -697,6 +726,31 @@ def _truncate(text: str, limit: int) -> str:
     # The marker for ``size`` dropped characters is at least as long as the real one.
     keep = limit - len(_TRUNCATED_CHARS.format(size))
     return text[:keep] + _TRUNCATED_CHARS.format(size - keep)
+
+
+def _bytes_shown(head: bytes | bytearray | memoryview, keep: int) -> int:
+    """How many bytes of ``head`` the first ``keep`` characters of its decoding show whole.
+
+    The backslash-escaped decoding shows each undecodable byte as 4 characters (``\\xff``)
+    and each character as itself; decoding with ``surrogateescape`` finds the same bytes
+    undecodable but gives one character for each, so the two line up character for
+    character. An escape cut in the middle shows its byte only in part: not counted.
+    """
+    text = str(head, "utf-8", "surrogateescape")
+    if text.isascii():
+        return min(keep, len(text))
+    try:
+        return len(text[:keep].encode("utf-8"))  # no undecodable byte among them
+    except UnicodeEncodeError:
+        pass
+    shown = used = 0
+    for char in text:
+        width = 4 if "\udc80" <= char <= "\udcff" else 1
+        if shown + width > keep:
+            break
+        shown += width
+        used += 1 if width == 4 else len(char.encode("utf-8"))
+    return used
 
 
 def _non_finite(value: float) -> str:
