@@ -103,17 +103,60 @@ def test_list_runs_reports_corrupt_summary_and_skips_it(tmp_path: Path) -> None:
     assert "not valid JSON" in listing.problems[0].reason
 
 
-def test_list_runs_refuses_foreign_json(tmp_path: Path) -> None:
-    (tmp_path / "package.json").write_text('{"name": "x"}', encoding="utf-8")
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"name": "x"}',
+        '{"run_id": "package", "status": "completed"}',
+        '{"schema": "other/1", "run_id": "package", "status": "failed"}',
+        '[{"status": "completed"}]',
+        "{torn",
+        "\u00ff\u00fe binary",
+    ],
+)
+def test_list_runs_ignores_json_that_is_no_summary_quietly(tmp_path: Path, content: str) -> None:
+    """Only files claiming the summary schema are runs; a job's own JSON output is none."""
+    write_summary(tmp_path, "good")
+    (tmp_path / "package.json").write_text(content, encoding="latin-1")
+
+    listing = list_runs(tmp_path)
+    again = list_runs(tmp_path)  # and from the index
+
+    assert (ids(listing), listing.problems) == (["good"], [])
+    assert (ids(again), again.problems) == (["good"], [])
+
+
+def test_list_runs_reports_a_summary_whose_run_id_is_not_its_file_name(tmp_path: Path) -> None:
+    write_summary(tmp_path, "good")
+    (tmp_path / "copy.json").write_bytes((tmp_path / "good.json").read_bytes())
 
     listing = list_runs(tmp_path)
 
-    assert "not a runlogger summary" in listing.problems[0].reason
+    assert ids(listing) == ["good"]
+    assert [(p.path.name, p.reason) for p in listing.problems] == [
+        ("copy.json", "its run_id 'good' is not its file name")
+    ]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_list_runs_reports_a_summary_holding_non_finite_numbers(tmp_path: Path, value: str) -> None:
+    path = write_summary(tmp_path, "bad")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('"duration_ms": 1000', f'"duration_ms": {value}'), "utf-8")
+
+    listing = list_runs(tmp_path)
+
+    assert ids(listing) == []
+    assert [p.path.name for p in listing.problems] == ["bad.json"]
+    assert "not valid JSON" in listing.problems[0].reason
 
 
 def test_list_runs_tolerates_missing_and_extra_keys(tmp_path: Path) -> None:
     path = tmp_path / "sparse.json"
-    path.write_text(json.dumps({"run_id": "sparse", "future_key": [1, 2]}), encoding="utf-8")
+    path.write_text(
+        json.dumps({"schema": "runlogger.summary/1", "run_id": "sparse", "future_key": [1, 2]}),
+        encoding="utf-8",
+    )
 
     (entry,) = list_runs(tmp_path).entries()
 
@@ -126,7 +169,7 @@ def test_list_runs_tolerates_missing_and_extra_keys(tmp_path: Path) -> None:
 
 
 def test_corrupt_summary_is_reported_again_when_served_from_the_index(tmp_path: Path) -> None:
-    (tmp_path / "bad.json").write_text("[]", encoding="utf-8")
+    (tmp_path / "bad.json").write_text('[{"schema": "runlogger.summary/1"}]', encoding="utf-8")
     list_runs(tmp_path)
     age_index(tmp_path)
 
@@ -205,7 +248,8 @@ def test_index_reflects_an_atomically_replaced_summary_of_the_same_size_and_mtim
     list_runs(tmp_path)
     age_index(tmp_path)
     stat = path.stat()
-    replacement = write_summary(tmp_path, "tmp", name="bbbb")
+    (tmp_path / "elsewhere").mkdir()
+    replacement = write_summary(tmp_path / "elsewhere", "a", name="bbbb")
     os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     os.replace(replacement, path)
 
@@ -242,7 +286,7 @@ def test_index_drops_a_summary_that_became_corrupt(tmp_path: Path) -> None:
     write_summary(tmp_path, "b")
     list_runs(tmp_path)
     age_index(tmp_path)
-    (tmp_path / "a.json").write_text("{", encoding="utf-8")
+    (tmp_path / "a.json").write_text('{"schema": "runlogger.sum', encoding="utf-8")
 
     listing = list_runs(tmp_path)
 
@@ -310,7 +354,7 @@ def _other_byte_order(index: bytes) -> bytes:
     [
         lambda index: b"",
         lambda index: b"garbage",
-        lambda index: b'{"format": "runlogger.index/2"}\n{}',
+        lambda index: f'{{"format": "{_index.INDEX_FORMAT}"}}\n{{}}'.encode(),
         _truncated,
         _longer,
         _more_rows_claimed,
@@ -330,7 +374,7 @@ def test_corrupt_index_is_rebuilt_silently(
     listing = list_runs(tmp_path)
 
     assert (ids(listing), listing.problems, listing.index_saved) == (["a"], [], True)
-    assert index.read_bytes().startswith(b'{"format": "runlogger.index/2"')
+    assert index.read_bytes().startswith(f'{{"format": "{_index.INDEX_FORMAT}"'.encode())
 
 
 def test_tampered_index_fails_its_checksum_and_is_rebuilt(tmp_path: Path) -> None:
@@ -432,7 +476,11 @@ def test_index_of_the_previous_format_is_rebuilt(tmp_path: Path) -> None:
         [1000],
         True,
     )
-    assert (tmp_path / INDEX_NAME).read_bytes().startswith(b'{"format": "runlogger.index/2"')
+    assert (
+        (tmp_path / INDEX_NAME)
+        .read_bytes()
+        .startswith(f'{{"format": "{_index.INDEX_FORMAT}"'.encode())
+    )
 
 
 def test_index_keeps_every_kind_of_value_through_a_reload(tmp_path: Path) -> None:
@@ -608,7 +656,7 @@ def test_resolve_run_id_in_missing_directory(tmp_path: Path) -> None:
 
 
 def test_load_summary_refuses_a_json_list(tmp_path: Path) -> None:
-    (tmp_path / "a.json").write_text("[1]", encoding="utf-8")
+    (tmp_path / "a.json").write_text('[{"schema": "runlogger.summary/1"}]', encoding="utf-8")
 
     with pytest.raises(CorruptSummaryError, match="not a JSON object"):
         _catalog.load_summary(tmp_path / "a.json")

@@ -454,7 +454,7 @@ def test_runs_reports_a_corrupt_summary_once_and_goes_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_summary(tmp_path, "good")
-    (tmp_path / "bad.json").write_text("{torn", encoding="utf-8")
+    (tmp_path / "bad.json").write_text('{"schema": "runlogger.summary/1", "torn', encoding="utf-8")
 
     assert main(["runs", "--dir", str(tmp_path)]) == 0
 
@@ -483,12 +483,26 @@ def test_runs_with_no_match_says_how_many_there_are(
     assert "no runs in" in capsys.readouterr().err
 
 
-def test_runs_in_a_missing_directory_is_not_an_error(
+def test_runs_in_a_missing_directory_exits_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["runs", "--dir", str(tmp_path / "nope")]) == 0
+    assert main(["runs", "--dir", str(tmp_path / "nope")]) == 2
 
-    assert "does not exist" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        f"runlogger: no such directory: {tmp_path / 'nope'}\n",
+    )
+
+
+def test_runs_on_a_file_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+
+    assert main(["runs", "--dir", str(tmp_path / "file")]) == 2
+
+    assert capsys.readouterr().err == f"runlogger: not a directory: {tmp_path / 'file'}\n"
 
 
 @pytest.mark.parametrize(
@@ -726,3 +740,23 @@ def test_run_refuses_unknown_options_before_the_script(
     assert main(["run", "--nmae", "x", "job.py"]) == 2
 
     assert "unrecognized arguments: --nmae" in capsys.readouterr().err
+
+
+def test_runs_ignores_a_jobs_own_json_files_beside_the_summaries(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What ``make demo`` once left in its runs directory: an output and a status line."""
+    write_summary(tmp_path, "20261130T210000.000000Z-0123456789")
+    (tmp_path / "output.json").write_text('[{"index": 0, "status": "ok"}]\n', encoding="utf-8")
+    (tmp_path / "last-run.json").write_text(
+        '{"run_id": "20261130T210000.000000Z-0123456789", "status": "completed", "events": 3}\n',
+        encoding="utf-8",
+    )
+
+    assert main(["runs", "--dir", str(tmp_path)]) == 0
+
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert [line.split()[0] for line in captured.out.splitlines()[1:]] == [
+        "20261130T210000.000000Z-0123456789"
+    ]

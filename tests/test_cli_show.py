@@ -136,7 +136,9 @@ def test_show_lists_counts_by_event_type_and_first_error(
 def test_show_tolerates_a_sparse_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "sparse.json").write_text('{"run_id": "sparse", "new": 1}', encoding="utf-8")
+    (tmp_path / "sparse.json").write_text(
+        '{"schema": "runlogger.summary/1", "run_id": "sparse", "new": 1}', encoding="utf-8"
+    )
 
     code, out, _ = show(capsys, "sparse", "--dir", str(tmp_path))
 
@@ -214,7 +216,7 @@ def test_show_in_a_missing_directory_exits_2(
 
 
 def test_show_corrupt_summary_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    (tmp_path / "bad.json").write_text('{"schema": "runlogger.summary/1",', encoding="utf-8")
 
     code, _, err = show(capsys, "bad", "--dir", str(tmp_path))
 

@@ -19,6 +19,7 @@ import contextlib
 import fnmatch
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -37,6 +38,7 @@ __all__ = [
     "STATUSES",
     "Event",
     "Listing",
+    "NotASummaryError",
     "Problem",
     "Query",
     "RunColumns",
@@ -47,9 +49,14 @@ __all__ = [
     "load_summary",
     "read_events",
     "resolve_run_id",
+    "strict_json",
 ]
 
 _SUMMARY_SCHEMA_PREFIX = "runlogger.summary/"
+#: How an undecodable file shows it meant to be a summary: the schema's name in it, or
+#: the key the writer puts first (a file torn anywhere after it).
+_SCHEMA_MARK = b'"runlogger.summary/'
+_SCHEMA_FIRST = re.compile(rb'\s*\{\s*"schema"')
 #: Recorded statuses, plus ``lost``: a running run whose process is gone.
 STATUSES = ("running", "completed", "failed", "terminated", "lost")
 #: A file modified this close to the index's scan may change again within one tick of
@@ -292,30 +299,76 @@ def _within(
 
 
 def load_summary(path: Path) -> dict[str, Any]:
-    """Read one summary; OSError passes through, bad content is CorruptSummaryError."""
+    """Read one summary; OSError passes through, anything else is CorruptSummaryError.
+
+    A file that does not claim the summary schema raises :class:`NotASummaryError` (a
+    CorruptSummaryError), so a caller can tell "some other JSON file" from damage.
+    """
     with open(path, "rb") as stream:
         raw = stream.read()
-    document, reason = _decode_summary(raw)
+    document, reason = _decode_summary(raw, path.stem)
     if document is None:
+        if not reason:
+            raise NotASummaryError(f"{path} is not a runlogger summary")
         raise CorruptSummaryError(f"unreadable summary {path}: {reason}")
     return document
 
 
-def _decode_summary(raw: bytes) -> tuple[dict[str, Any] | None, str]:
-    """Decode and sanity-check a summary; unknown extra keys are fine, a wrong schema is not."""
+class NotASummaryError(CorruptSummaryError):
+    """A ``.json`` file beside the summaries that is no summary (it does not claim the schema)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # inf (NaN cannot come from a JSON number)
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def strict_json(raw: bytes | str) -> Any:
+    """Decode JSON as RFC 8259 has it: NaN, Infinity and numbers beyond a double are refused.
+
+    Python's decoder accepts them by default, and what is read here is printed again as
+    JSON (``runs --json``, ``show --json``): accepted, they would come out as invalid
+    JSON. Raises ValueError (nesting too deep for the decoder included).
+    """
     try:
-        document = json.loads(raw)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        return None, f"not valid JSON ({exc})"
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _claims_schema(raw: bytes) -> bool:
+    return _SCHEMA_MARK in raw or _SCHEMA_FIRST.match(raw) is not None
+
+
+def _decode_summary(raw: bytes, stem: str) -> tuple[dict[str, Any] | None, str]:
+    """The summary in ``raw`` (the file ``stem``.json), or None and why it is not one.
+
+    Only a file that claims the summary schema is a summary: other JSON files in the
+    directory (a job's output, a copy of its status line) are not runs, and the reason
+    is empty then, so they are skipped without a word. A file that claims the schema
+    (or, undecodable, holds its name) but is damaged, or whose ``run_id`` is not its
+    file name, is reported.
+    """
+    try:
+        document = strict_json(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError too
+        return None, f"not valid JSON ({exc})" if _claims_schema(raw) else ""
     if not isinstance(document, dict):
-        return None, f"not a JSON object but {type(document).__name__}"
+        if _claims_schema(raw):
+            return None, f"not a JSON object but {type(document).__name__}"
+        return None, ""
     schema = document.get("schema")
-    if schema is not None and not (
-        isinstance(schema, str) and schema.startswith(_SUMMARY_SCHEMA_PREFIX)
-    ):
-        return None, f"not a runlogger summary (schema {schema!r})"
-    if schema is None and not isinstance(document.get("run_id"), str):
-        return None, "not a runlogger summary (no schema and no run_id)"
+    if not (isinstance(schema, str) and schema.startswith(_SUMMARY_SCHEMA_PREFIX)):
+        return None, ""
+    run_id = document.get("run_id")
+    if run_id != stem:
+        return None, f"its run_id {run_id!r} is not its file name"
     return document, ""
 
 
@@ -581,7 +634,7 @@ def _listing(
     errors = columns["error"]
     if errors.count(None) != len(errors):
         for file, error in zip(columns["file"], errors, strict=True):
-            if error is not None:
+            if error:  # "" marks a file that is no summary: skipped quietly
                 problems.append(Problem(directory / file, error))
     problems.sort()
     listing = Listing(columns, problems, pending)
@@ -712,9 +765,9 @@ def _read_row(
     # Key the row by what was read, not by the earlier stat: a rewrite in between then
     # shows up as a change on the next query instead of hiding behind the old key.
     key = (info.st_ino, info.st_mtime_ns, info.st_size)
-    document, reason = _decode_summary(b"".join(chunks))
+    document, reason = _decode_summary(b"".join(chunks), file[:-5])
     if document is None:
-        return _error_row(file, key, reason)
+        return _error_row(file, key, reason)  # reason "": not a summary, kept quiet
     return _row_from_summary(file, key, document)
 
 
@@ -827,8 +880,8 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any] | No
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-            except ValueError:
+                data = strict_json(line)
+            except ValueError:  # torn, not UTF-8, NaN, too deep: not an event as written
                 data = None
             yield line_no, line, data if isinstance(data, dict) else None
 
@@ -856,8 +909,10 @@ def read_events(
         if data is None:
             on_corrupt(line_no, path)
             continue
-        if members is not None and data.get("run_id") not in members:
-            continue
+        if members is not None:
+            line_run = data.get("run_id")
+            if not isinstance(line_run, str) or line_run not in members:
+                continue
         yield Event(line_no, raw.decode("utf-8", "replace"), data)
 
 

@@ -511,11 +511,10 @@ def _cmd_run(args: argparse.Namespace, target: str | None, module: bool, rest: l
 
 def _cmd_runs(args: argparse.Namespace) -> int:
     directory = _directory(args.dir)
-    if not directory.exists():
-        _error(f"no runs in {directory} (the directory does not exist)")
-        return 0
     if not directory.is_dir():
-        raise NotADirectoryError(20, "not a directory", str(directory))
+        if directory.exists():
+            raise NotADirectoryError(20, "not a directory", str(directory))
+        raise FileNotFoundError(2, "no such directory", str(directory))
     with _collector_paused():
         listing = _catalog.list_runs(directory, save_index=False)
         try:
@@ -783,8 +782,10 @@ def _print_events(
             level = _event_level(data.get("level"))
             if level is not None and level < args.level:
                 continue
-        if wanted_types is not None and data.get("event_type") not in wanted_types:
-            continue
+        if wanted_types is not None:
+            event_type = data.get("event_type")  # any JSON value: only a string can match
+            if not isinstance(event_type, str) or event_type not in wanted_types:
+                continue
         shown += 1
         if args.json:
             _write(out, event.text, fallback=json.dumps(data))
@@ -798,7 +799,7 @@ def _print_events(
 def _summary_or_error(path: Path) -> dict[str, Any]:
     try:
         return _catalog.load_summary(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, _catalog.NotASummaryError):
         raise _UsageError(f"no run matches {path.stem!r} in {path.parent}")
 
 

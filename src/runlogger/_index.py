@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 INDEX_NAME = ".runlogger-index"
-INDEX_FORMAT = "runlogger.index/2"
+INDEX_FORMAT = "runlogger.index/3"  # 3: files that are no summary are kept quiet
 
 # The index file is a JSON header line (format, scan time, number of rows, how each
 # column is stored, a CRC-32 of the header and the rest) and then the columns: one per
