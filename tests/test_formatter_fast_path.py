@@ -34,6 +34,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "few-keys": {"max_keys": 12},
     "no-redaction": {"secret_keys": None},
     "renamed": {"rename_fields": {"level": "severity", "item": "thing", "run_id": "run"}},
+    "renamed-secrets": {"rename_fields": {"password": "pw", "api_key": "key", "item": "pw2"}},
     "static-and-defaults": {"static_fields": {"service": "etl"}, "defaults": {"env": "prod"}},
     "fmt-fields": {"fmt": "%(asctime)s %(funcName)s %(lineno)d %(message)s"},
     "keep-missing": {"rename_fields": {"extra_a": "a"}, "rename_fields_keep_missing": True},
@@ -44,7 +45,10 @@ _formatters: dict[tuple[str, str], RunJsonFormatter] = {}
 
 #: Extra keys that meet the formatter's own: core keys, placed attributes, private ones.
 colliding_keys = st.sampled_from(
-    ["level", "timestamp", "logger", "exc_type", "thing", "severity", "service", "env", "_x"]
+    [
+        *("level", "timestamp", "logger", "exc_type", "thing", "severity", "service", "env", "_x"),
+        *("password", "pw", "api_key", "key"),
+    ]
 )
 plain_keys = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
 #: Values the one-pass path passes through or cleans itself: strings around the limits,

@@ -10,6 +10,7 @@ files of dead writers are cleaned up.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import logging
@@ -39,6 +40,7 @@ from runlogger import (
 from strategies import SECRET_KEY_NAMES
 from support import (
     DOCUMENTED_SUMMARY_KEYS,
+    Collect,
     clean_env,
     parse_line,
     python_command,
@@ -137,6 +139,70 @@ def test_redaction_can_be_turned_off() -> None:
 
     assert event["password"] == SECRET
     assert event["auth"] == {"token": SECRET}
+
+
+@pytest.mark.parametrize("backend", ["json", "orjson"])
+def test_a_secret_field_renamed_to_an_ordinary_name_is_still_redacted(backend: str) -> None:
+    formatter = RunJsonFormatter(backend=backend, rename_fields={"password": "pw", "user": "u"})
+
+    event = _format(formatter, password=SECRET, user="ann")
+
+    assert (event["pw"], event["u"]) == (REDACTED, "ann")
+    assert SECRET not in json.dumps(event)
+
+
+def test_a_renamed_secret_in_a_dict_message_or_in_fmt_is_still_redacted() -> None:
+    formatter = RunJsonFormatter("%(message)s %(password)s", rename_fields={"password": "pw"})
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, {"password": SECRET}, None, None)
+
+    assert parse_line(formatter.format(record))["pw"] == REDACTED
+    assert _format(formatter, password=SECRET)["pw"] == REDACTED
+
+
+def test_a_renamed_secret_is_kept_when_redaction_is_off() -> None:
+    formatter = RunJsonFormatter(rename_fields={"password": "pw"}, secret_keys=())
+
+    assert _format(formatter, password=SECRET)["pw"] == SECRET
+
+
+def test_secret_run_attributes_are_redacted_in_the_summary_and_the_run_started_event(
+    runs_dir: Path,
+) -> None:
+    collect = Collect()
+    lines = Collect()
+    lines.setFormatter(RunJsonFormatter(secret_keys=["nothing-matches-this"]))
+    run_logger = logging.getLogger("runlogger.run")
+    run_logger.setLevel(logging.INFO)
+    for handler in (RunSummaryHandler(runs_dir), collect, lines):
+        handler.addFilter(RunContextFilter())
+        run_logger.addHandler(handler)
+    try:
+        with runlogger.run("job", password=SECRET, db={"token": SECRET, "host": "db1"}) as job:
+            pass
+    finally:
+        run_logger.setLevel(logging.NOTSET)
+        for handler in run_logger.handlers[:]:
+            run_logger.removeHandler(handler)
+            handler.close()
+
+    expected = {"password": REDACTED, "db": {"token": REDACTED, "host": "db1"}}
+    assert read_summary(runs_dir, job.run_id)["attributes"] == expected
+    (started,) = [r for r in collect.records if getattr(r, "event_type", None) == "run_started"]
+    assert started.attributes == expected  # type: ignore[attr-defined]
+    assert not any(SECRET in lines.format(record) for record in lines.records)
+
+
+def test_a_run_attribute_json_cannot_hold_still_lets_the_summary_be_written(
+    runs_dir: Path,
+) -> None:
+    _logger(RunSummaryHandler(runs_dir))
+
+    with runlogger.run("job", day=datetime.date(2026, 12, 4), tags={"a"}) as job:
+        pass
+
+    summary = read_summary(runs_dir, job.run_id)
+    assert summary["status"] == "completed"
+    assert summary["attributes"] == {"day": "2026-12-04", "tags": ["a"]}
 
 
 SECRET_JOB = """

@@ -72,7 +72,12 @@ class Run:
         self.run_id = run_id
         self.name = name
         self.parent = parent
-        self.attributes: dict[str, Any] = attributes if attributes is not None else {}
+        #: Stored cleaned (JSON-safe, secret-looking keys redacted): they reach summaries.
+        self.attributes: dict[str, Any] = {}
+        if attributes:
+            from ._sanitize import clean_attributes  # on first use: keeps the import light
+
+            self.attributes = clean_attributes(attributes)
         #: ``running``, ``completed``, ``failed`` or ``terminated``.
         self.status = "running"
         self.start_time = time.time()

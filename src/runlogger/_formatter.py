@@ -147,6 +147,15 @@ class RunJsonFormatter(JsonFormatter):
 
     def _prepare_layout(self) -> None:
         rename = self.rename_fields.get
+        # Fields whose own name looks secret but whose new name does not (``password``
+        # renamed ``pw``): they are redacted by the name they came with.
+        is_secret = self.sanitizer.is_secret
+        self._secret_sources = frozenset(
+            key
+            for key, new in self.rename_fields.items()
+            if type(key) is str and key != new and is_secret(key)
+        )
+        hide = self._secret_sources
         self._keys = tuple(rename(key, key) for key in _CORE_KEYS)
         self._key_parent = rename("parent_run_id", "parent_run_id")
         self._key_event_type = rename("event_type", "event_type")
@@ -162,8 +171,12 @@ class RunJsonFormatter(JsonFormatter):
         self._needs_asctime = "asctime" in self._required_fields
         skip = set(self._skip_fields) | _PLACED_ATTRS
         self._skip = frozenset(skip)
-        self._static = tuple((rename(k, k), v) for k, v in self.static_fields.items())
-        self._defaults = tuple((rename(k, k), v) for k, v in self.defaults.items())
+        self._static = tuple(
+            (rename(k, k), REDACTED if k in hide else v) for k, v in self.static_fields.items()
+        )
+        self._defaults = tuple(
+            (rename(k, k), REDACTED if k in hide else v) for k, v in self.defaults.items()
+        )
         self._keep_missing = tuple(self.rename_fields.values())
         self._json_string: Callable[[str], str] | None = None
         self._encode = self._make_encoder()
@@ -556,8 +569,9 @@ class RunJsonFormatter(JsonFormatter):
         for key, value in self._defaults:
             if key not in out:
                 out[key] = checked(value)
+        hide = self._secret_sources
         for field, key in self._fmt_keys:
-            out[key] = checked(attrs.get(field))
+            out[key] = REDACTED if field in hide else checked(attrs.get(field))
         for key, value in self._static:
             out[key] = checked(value)
 
@@ -609,6 +623,7 @@ class RunJsonFormatter(JsonFormatter):
         """
         skip = self._skip
         rename = self.rename_fields
+        hide = self._secret_sources
         entries: list[tuple[str | None, str]] = []
         plan: _Plan | bool = False
         for key in keys:
@@ -622,7 +637,7 @@ class RunJsonFormatter(JsonFormatter):
             name, secret = self.sanitizer.clean_key(out_key)
             if name != out_key:
                 break
-            entries.append((None if secret else key, name))
+            entries.append((None if secret or key in hide else key, name))
         else:
             max_keys = self._max_keys
             if max_keys is None or len(self._fixed_keys) + len(entries) <= max_keys:
@@ -694,19 +709,20 @@ class RunJsonFormatter(JsonFormatter):
             data[self._get_rename("args")] = list(args) if isinstance(args, tuple) else args
         for key, value in self._defaults:
             data.setdefault(key, value)
+        hide = self._secret_sources
         for field, key in self._fmt_keys:
-            data[key] = attrs.get(field)
+            data[key] = REDACTED if field in hide else attrs.get(field)
         for key, value in self._static:
             data[key] = value
         if message_dict is not None:
             for key, value in message_dict.items():
-                data[self._get_rename(key)] = value
+                data[self._get_rename(key)] = REDACTED if key in hide else value
         skip = self._skip
         rename = self.rename_fields
         extras: dict[Any, Any] = {}
         for key, value in attrs.items():
             if key not in skip and (type(key) is not str or key[:1] != "_"):
-                extras[rename.get(key, key) if rename else key] = value
+                extras[rename.get(key, key) if rename else key] = REDACTED if key in hide else value
         trailing: dict[str, Any] = {}
         if record.exc_info:
             trailing[self._key_exc_info] = self.formatException(record.exc_info)

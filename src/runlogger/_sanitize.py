@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_SECRET_KEYS",
     "REDACTED",
     "Sanitizer",
+    "clean_attributes",
 ]
 
 DEFAULT_SECRET_KEYS: tuple[str, ...] = (
@@ -655,6 +656,28 @@ class Sanitizer:
         except Exception:
             message = ""
         return self.clean_text(name + ": " + message if message else name)
+
+
+_default_sanitizer: Sanitizer | None = None
+
+
+def clean_attributes(attributes: Mapping[Any, Any] | None) -> dict[str, object]:
+    """A run's attributes as they may be stored and shown: JSON-safe, secrets redacted.
+
+    They go into the summary, the ``run_started`` event and every sink, none of which
+    has a formatter's ``secret_keys`` to go by, so the default rules apply (a value that
+    JSON cannot hold, a ``datetime`` say, used to make every write of the summary fail).
+    """
+    global _default_sanitizer
+    if not attributes:
+        return {}
+    sanitizer = _default_sanitizer
+    if sanitizer is None:
+        sanitizer = _default_sanitizer = Sanitizer()
+    if type(attributes) is dict:
+        return sanitizer.clean_fields(attributes)
+    cleaned = sanitizer.clean_value(attributes)
+    return cleaned if type(cleaned) is dict else {ERROR_KEY: _unrepresentable(attributes)}
 
 
 def _loaded_types(names: tuple[tuple[str, str], ...]) -> tuple[type, ...]:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from ._sanitize import clean_attributes
 from ._timefmt import utc_timestamp
 
 if TYPE_CHECKING:
@@ -290,7 +291,7 @@ def run_metadata(run: Run) -> dict[str, Any]:
         "host": run.host,
         "pid": run.pid,
         "argv": run.argv,
-        "attributes": run.attributes,
+        "attributes": clean_attributes(run.attributes),  # also what was set after the start
     }
 
 
