@@ -34,6 +34,22 @@ def _finish_process_run() -> runlogger.Run:
     return process_run
 
 
+def test_ever_new_event_types_are_capped_and_cut_in_the_summary(runs_dir: Path) -> None:
+    log = _logger("cardinality", RunSummaryHandler(runs_dir))
+    for index in range(1500):
+        log.info("request", extra={"event_type": f"GET /items/{index}"})
+    log.info("huge", extra={"event_type": "y" * 100_000})
+
+    summary = read_summary(runs_dir, _finish_process_run().run_id)
+
+    counts = summary["counts_by_event_type"]
+    assert len(counts) == 1001
+    assert counts["GET /items/0"] == 1
+    assert counts["(other)"] >= 501  # the last 500 requests and the huge name, at least
+    assert sum(counts.values()) == summary["event_count"]  # every record had an event type
+    assert max(len(name) for name in counts) <= 200
+
+
 def test_checkpoint_is_written_when_the_run_starts(runs_dir: Path) -> None:
     RunSummaryHandler(runs_dir)
     summary = read_summary(runs_dir, runlogger.current_run().run_id)

@@ -6,7 +6,20 @@ import contextlib
 import logging
 import threading
 
-from runlogger._summary import BATCH, RunTally
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runlogger import _summary
+from runlogger._summary import (
+    BATCH,
+    EVENT_TYPE_LIMIT,
+    MAX_EVENT_TYPES,
+    OTHER_EVENT_TYPE,
+    RunTally,
+    event_type_name,
+    merge_contributions,
+)
 
 
 def _record(level: int, event_type: object = None, levelname: object = None) -> logging.LogRecord:
@@ -105,3 +118,89 @@ def test_threads_adding_and_reading_lose_no_count() -> None:
     snapshot = tally.snapshot()
     assert snapshot["event_count"] == 6 * per_thread
     assert snapshot["counts_by_event_type"] == {"tick": 6 * per_thread}
+
+
+# --- event type cardinality ------------------------------------------------------------------
+
+
+def test_event_types_beyond_the_cap_are_counted_under_other() -> None:
+    tally = RunTally()
+    for index in range(MAX_EVENT_TYPES + 2000):
+        tally.add(_record(logging.INFO, event_type=f"kind-{index}"))
+    tally.add(_record(logging.INFO, event_type="kind-0"))  # a named kind stays named
+
+    counts = tally.snapshot()["counts_by_event_type"]
+
+    assert len(counts) == MAX_EVENT_TYPES + 1
+    assert counts["kind-0"] == 2
+    assert counts[f"kind-{MAX_EVENT_TYPES - 1}"] == 1
+    assert counts[OTHER_EVENT_TYPE] == 2000
+    assert tally.event_count == MAX_EVENT_TYPES + 2001
+
+
+def test_memory_stays_bounded_with_ever_new_event_types() -> None:
+    tally = RunTally()
+    levels = [logging.INFO, logging.WARNING]
+    for index in range(30_000):
+        tally.add(_record(levels[index % 2], event_type=f"request-{index}"))
+    tally.count_queue()
+
+    assert len(tally._counts) <= len(levels) * (MAX_EVENT_TYPES + 1)
+    assert len(tally._kinds) <= 4 * MAX_EVENT_TYPES
+    assert tally.event_count == 30_000
+
+
+def test_a_long_event_type_is_counted_under_a_cut_name() -> None:
+    tally = RunTally()
+    tally.add(_record(logging.INFO, event_type="x" * 100_000))
+    tally.add(_record(logging.INFO, event_type="x" * 100_000 + "y"))
+
+    ((name, count),) = tally.snapshot()["counts_by_event_type"].items()
+
+    assert len(name) <= EVENT_TYPE_LIMIT
+    assert name.startswith("x" * 150)
+    assert name.endswith("…[truncated]")
+    assert count == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["a", "b", "c", "(other)"]) | st.text(max_size=5) | st.text(min_size=190),
+        max_size=60,
+    ),
+    st.integers(min_value=1, max_value=6),
+)
+def test_the_first_kinds_keep_their_names_and_no_record_is_lost(
+    event_types: list[str], cap: int
+) -> None:
+    tally = RunTally()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_summary, "MAX_EVENT_TYPES", cap)
+        for event_type in event_types:
+            tally.add(_record(logging.INFO, event_type=event_type))
+        counts = tally.snapshot()["counts_by_event_type"]
+
+    names = list(dict.fromkeys(event_type_name(event_type) for event_type in event_types))
+    assert sum(counts.values()) == len(event_types)
+    assert len(counts) <= cap + 1
+    assert all(len(name) <= EVENT_TYPE_LIMIT for name in counts)
+    for name in names[:cap]:
+        assert counts[name] >= sum(event_type_name(e) == name for e in event_types)
+
+
+def test_merged_summaries_keep_the_largest_kinds_and_fold_the_rest() -> None:
+    first = {"counts_by_event_type": {f"a{i}": 2 for i in range(MAX_EVENT_TYPES)}}
+    second = {
+        "counts_by_event_type": {f"b{i}": 1 for i in range(MAX_EVENT_TYPES)},
+        "suppressed_by_event_type": {f"s{i}": 1 for i in range(MAX_EVENT_TYPES + 5)},
+    }
+
+    totals = merge_contributions([first, second])
+
+    assert totals["counts_by_event_type"] == {
+        **{f"a{i}": 2 for i in range(MAX_EVENT_TYPES)},
+        OTHER_EVENT_TYPE: MAX_EVENT_TYPES,
+    }
+    assert len(totals["suppressed_by_event_type"]) == MAX_EVENT_TYPES + 1
+    assert sum(totals["suppressed_by_event_type"].values()) == MAX_EVENT_TYPES + 5

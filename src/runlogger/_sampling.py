@@ -38,7 +38,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from ._context import _current, ensure_process_run
-from ._summary import _safe_text
+from ._summary import EVENT_TYPE_LIMIT, MAX_EVENT_TYPES, OTHER_EVENT_TYPE, _safe_text
 
 if TYPE_CHECKING:
     from ._context import Run
@@ -50,10 +50,10 @@ WEIGHT_FIELD = "sample_weight"
 #: Kinds of record tracked at once; the least recently seen is forgotten first.
 DEFAULT_MAX_KEYS = 10_000
 #: Longest kind name reported in the summary (a logger name plus a message template).
-_LABEL_LIMIT = 200
+_LABEL_LIMIT = EVENT_TYPE_LIMIT
 #: Distinct kinds one run's ``suppressed_by_event_type`` holds; the rest share ``(other)``.
-_MAX_LABELS = 1000
-_OTHER_LABEL = "(other)"
+_MAX_LABELS = MAX_EVENT_TYPES
+_OTHER_LABEL = OTHER_EVENT_TYPE
 #: runlogger's own events (``run_started``, ``run_finished``, ``progress``) always pass:
 #: they are few, or rate-limited already, and readers rely on them.
 _OWN_LOGGER_PREFIX = "runlogger."

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH",
+    "EVENT_TYPE_LIMIT",
+    "MAX_EVENT_TYPES",
+    "OTHER_EVENT_TYPE",
     "SCHEMA",
     "RunTally",
     "event_type_of",
@@ -34,6 +37,17 @@ _WARNING = logging.WARNING
 
 #: Records queued in a :class:`RunTally` before they are counted out.
 BATCH = 512
+
+#: Distinct event types a summary counts by name (``counts_by_event_type`` and
+#: ``suppressed_by_event_type``); records of any later new type are counted under
+#: :data:`OTHER_EVENT_TYPE`. A program that puts ids or messages into ``event_type``
+#: would otherwise grow the counts, the summary and every checkpoint without bound.
+MAX_EVENT_TYPES = 1000
+OTHER_EVENT_TYPE = "(other)"
+#: Longest event type name counted as it is; longer ones are cut and marked.
+EVENT_TYPE_LIMIT = 200
+#: Event type values a tally remembers with their names; the others are named again.
+_KINDS_REMEMBERED = 4 * MAX_EVENT_TYPES
 
 
 def _safe_text(text: str, limit: int) -> str:
@@ -60,7 +74,34 @@ def event_type_of(record: logging.LogRecord) -> str | None:
     event_type = record.__dict__.get("event_type")
     if event_type is None or type(event_type) is str:
         return event_type
-    return _safe_text(str(event_type), 200)
+    try:
+        return _safe_text(str(event_type), EVENT_TYPE_LIMIT)
+    except Exception:
+        return f"<unprintable {type(event_type).__name__}>"
+
+
+def event_type_name(event_type: str) -> str:
+    """``event_type`` as a summary names it: at most :data:`EVENT_TYPE_LIMIT` characters of
+    valid UTF-8."""
+    if len(event_type) <= EVENT_TYPE_LIMIT and event_type.isascii():
+        return event_type
+    return _safe_text(event_type, EVENT_TYPE_LIMIT)
+
+
+def cap_event_types(counts: Mapping[str, int], limit: int = MAX_EVENT_TYPES) -> dict[str, int]:
+    """``counts`` with at most ``limit`` names: the largest counts keep theirs (ties by
+    name), the rest are added up under :data:`OTHER_EVENT_TYPE`."""
+    if len(counts) <= limit:
+        return dict(counts)
+    ranked = sorted(
+        ((name, count) for name, count in counts.items() if name != OTHER_EVENT_TYPE),
+        key=lambda item: (-item[1], item[0]),
+    )
+    kept = dict(ranked[:limit])
+    other = counts.get(OTHER_EVENT_TYPE, 0) + sum(count for _, count in ranked[limit:])
+    if other:
+        kept[OTHER_EVENT_TYPE] = other
+    return kept
 
 
 class RunTally:
@@ -74,7 +115,7 @@ class RunTally:
     batch, so memory stays constant however many records pass.
     """
 
-    __slots__ = ("_counts", "_lock", "first_error", "logging_errors", "queue")
+    __slots__ = ("_counts", "_kinds", "_lock", "_named", "first_error", "logging_errors", "queue")
 
     def __init__(self) -> None:
         # Re-entrant: a multiprocessing child's SIGTERM handler may read the counts
@@ -85,6 +126,10 @@ class RunTally:
         #: (levelno, levelname, event_type or None) -> records: as many keys as kinds of
         #: record, not as records.
         self._counts: Counter[tuple[Any, Any, str | None]] = Counter()
+        #: Names counted as themselves: at most MAX_EVENT_TYPES.
+        self._named: set[str] = set()
+        #: Event types met, as filed, and the name each is counted under (bounded).
+        self._kinds: dict[str, str] = {}
         self.first_error: dict[str, Any] | None = None
         self.logging_errors = 0
 
@@ -114,8 +159,35 @@ class RunTally:
                     for levelno, levelname, event_type in batch
                 )
             counts = self._counts
+            kinds = self._kinds
             for key, count in counted.items():
+                event_type = key[2]
+                if event_type is not None:
+                    name = kinds.get(event_type)
+                    if name is None:
+                        name = self._admit(event_type)
+                    if name is not event_type:
+                        key = (key[0], key[1], name)
                 counts[key] += count
+
+    def _admit(self, event_type: str) -> str:
+        """The name a new event type is counted under (the caller holds the lock).
+
+        The first :data:`MAX_EVENT_TYPES` names are counted as themselves (cut to
+        :data:`EVENT_TYPE_LIMIT` characters), any later one under ``(other)``. This runs
+        once per new value, not per record; the values remembered are bounded too.
+        """
+        named = self._named
+        name = event_type_name(event_type)
+        if name not in named:
+            if len(named) >= MAX_EVENT_TYPES:
+                name = OTHER_EVENT_TYPE
+            else:
+                named.add(name)
+        kinds = self._kinds
+        if len(kinds) < _KINDS_REMEMBERED:
+            kinds[event_type] = name
+        return name
 
     def note_first_error(self, record: logging.LogRecord) -> None:
         """Keep the first ERROR-or-worse record; its message is built outside the lock."""
@@ -271,6 +343,9 @@ def merge_contributions(contributions: Iterable[Mapping[str, Any]]) -> dict[str,
                 current.get("timestamp", "")
             ):
                 totals["first_error"] = dict(first)
+    # Each process names at most MAX_EVENT_TYPES kinds, but not the same ones.
+    for key in ("counts_by_event_type", "suppressed_by_event_type"):
+        totals[key] = cap_event_types(totals[key])
     return totals
 
 
