@@ -495,6 +495,7 @@ def _cmd_run(args: argparse.Namespace, target: str | None, module: bool, rest: l
         raise _UsageError("run needs a script path or -m MODULE (see 'runlogger run --help')")
     if args.run_id is not None:
         validate_run_id(args.run_id)
+    _check_run_directory(_directory(args.dir))
     # Imported here, not at the top: listing and showing runs never need the wrapper.
     from ._wrap import run_target
 
@@ -507,6 +508,24 @@ def _cmd_run(args: argparse.Namespace, target: str | None, module: bool, rest: l
         directory=args.dir,
         level=args.level,
     )
+
+
+def _check_run_directory(directory: Path) -> None:
+    """Create the runs directory (0700) and make sure it takes files, before the script runs.
+
+    Found out later, an unwritable directory costs a traceback per record and a run
+    without a summary; found out here, it is one line and exit status 2.
+    """
+    from ._rundir import make_directory, unwritable
+
+    directory = Path(os.path.abspath(directory))
+    try:
+        make_directory(directory)
+    except OSError as exc:
+        raise _UsageError(f"cannot create the runs directory {directory}: {exc.strerror or exc}")
+    problem = unwritable(directory)
+    if problem is not None:
+        raise _UsageError(f"cannot write to the runs directory {directory}: {problem.strerror}")
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:

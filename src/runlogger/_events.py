@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -13,6 +14,7 @@ from pathlib import Path
 from ._context import _current, ensure_process_run
 from ._formatter import RunJsonFormatter
 from ._handler import note_logging_error
+from ._rundir import DENIED_ERRNOS, prepare_directory
 from ._store import DEFAULT_FILE_MODE, events_path, resolve_directory
 
 try:
@@ -80,7 +82,8 @@ class RunFileHandler(logging.Handler):
         # comes before Handler.__init__, which registers the handler for
         # logging.shutdown(): a half-built handler must not fail again at exit.
         path = resolve_directory(directory)
-        path.mkdir(parents=True, exist_ok=True)
+        # Not writable: one warning now, and no traceback a record (see handleError).
+        self._denied_at_start = not prepare_directory(path, file_mode, stacklevel=2)
         ensure_process_run()
         formatter = RunJsonFormatter()
         super().__init__(level)
@@ -165,8 +168,16 @@ class RunFileHandler(logging.Handler):
                     self._torn.add(fd)
 
     def handleError(self, record: logging.LogRecord) -> None:
-        """Report as usual, and count the failure in the run's ``logging_errors``."""
+        """Report as usual, and count the failure in the run's ``logging_errors``.
+
+        A directory found unwritable at construction was warned about once then: its
+        refusals are only counted, not reported again for every record.
+        """
         note_logging_error(record)
+        if self._denied_at_start:
+            problem = sys.exc_info()[1]
+            if isinstance(problem, OSError) and problem.errno in DENIED_ERRNOS:
+                return
         super().handleError(record)
 
     def close(self) -> None:

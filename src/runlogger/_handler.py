@@ -20,6 +20,7 @@ from typing import Any
 
 from . import _context, _sinks
 from ._context import Run, current_run_if_started, ensure_process_run
+from ._rundir import prepare_directory
 from ._sinks import RunEvent, RunSink, SinkSet, drain, load_sink, sinks_from_environment
 from ._store import DEFAULT_FILE_MODE, read_contributors, resolve_directory, update_summary
 from ._summary import BATCH, RunTally, event_type_of, run_metadata
@@ -379,7 +380,7 @@ class RunSummaryHandler(logging.Handler):
         # handler for logging.shutdown(): a refused handler must leave nothing behind.
         path = resolve_directory(directory)
         run_sinks = _configured_sinks(sinks)
-        path.mkdir(parents=True, exist_ok=True)
+        prepare_directory(path, file_mode, stacklevel=2)
         ensure_process_run()
         super().__init__(level)
         self.directory = path
