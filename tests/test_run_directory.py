@@ -183,6 +183,21 @@ def test_runlogger_run_refuses_a_runs_directory_it_cannot_create(tmp_path: Path)
     assert not (tmp_path / "started").exists()
 
 
+def test_runlogger_run_refuses_a_runs_directory_under_a_read_only_parent(
+    tmp_path: Path,
+) -> None:
+    parent = _read_only_directory(tmp_path)
+    (tmp_path / "job.py").write_text(textwrap.dedent(JOB), encoding="utf-8")
+
+    result = _run(tmp_path, "-m", "runlogger", "run", "--dir", str(parent / "a" / "b"), "job.py")
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"runlogger: cannot create the runs directory {parent / 'a' / 'b'}: Permission denied\n"
+    )
+    assert not (tmp_path / "started").exists()
+
+
 LIBRARY_JOB = """
     import logging, sys
     import runlogger

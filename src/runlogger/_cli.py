@@ -511,21 +511,30 @@ def _cmd_run(args: argparse.Namespace, target: str | None, module: bool, rest: l
 
 
 def _check_run_directory(directory: Path) -> None:
-    """Create the runs directory (0700) and make sure it takes files, before the script runs.
+    """Make sure the runs directory takes files (or can be created), before the script runs.
 
     Found out later, an unwritable directory costs a traceback per record and a run
-    without a summary; found out here, it is one line and exit status 2.
+    without a summary; found out here, it is one line and exit status 2. Nothing is
+    created here: a usage error found after this (no such script) leaves no directory.
     """
-    from ._rundir import make_directory, unwritable
+    from ._rundir import unwritable
 
     directory = Path(os.path.abspath(directory))
-    try:
-        make_directory(directory)
-    except OSError as exc:
-        raise _UsageError(f"cannot create the runs directory {directory}: {exc.strerror or exc}")
-    problem = unwritable(directory)
-    if problem is not None:
-        raise _UsageError(f"cannot write to the runs directory {directory}: {problem.strerror}")
+    if directory.is_dir():
+        problem = unwritable(directory)
+        if problem is not None:
+            raise _UsageError(f"cannot write to the runs directory {directory}: {problem.strerror}")
+        return
+    existing = directory.parent
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if directory.exists() or not existing.is_dir():
+        reason = "File exists" if directory.exists() else "Not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        reason = "Permission denied"
+    else:
+        return
+    raise _UsageError(f"cannot create the runs directory {directory}: {reason}")
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from ._errors import InvalidRunIdError
 from ._events import RunFileHandler
 from ._filter import RunContextFilter
 from ._handler import RunSummaryHandler
+from ._rundir import make_directory
 from ._signals import install_signal_handlers
 from ._store import resolve_directory
 
@@ -101,7 +102,7 @@ def run_target(
         return _fail(f"unknown level {level!r} (use DEBUG, INFO, WARNING, ERROR or CRITICAL)")
     runs_dir = resolve_directory(directory)
     try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        make_directory(runs_dir)  # 0700 with its parents, whatever the umask
         if run_id is None and os.environ.get(RUN_ID_ENV):
             # Started inside a run (RUNLOGGER_RUN_ID): join it, as any Python process does.
             process_run = _context.ensure_process_run()
