@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runlogger import _context, _handler, _progress
+from runlogger import _context, _handler, _otel, _progress
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,6 +37,7 @@ def _isolated_logging(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
             root.removeHandler(handler)
             handler.close()
     root.setLevel(saved_level)
+    _otel.reset()
     _context.reset_state()
     _handler.reset_book()
     _progress.reset()

@@ -98,6 +98,10 @@ class Run:
         self.host = _hostname()
         self.pid = os.getpid()
         self.argv = list(sys.argv)
+        #: The W3C trace this run belongs to (32 lowercase hex) and the span that stands
+        #: for it (16 hex), when known: set by the OpenTelemetry integration (``_otel``).
+        self.trace_id: str | None = None
+        self.span_id: str | None = None
 
     @property
     def parent_run_id(self) -> str | None:
@@ -293,12 +297,16 @@ def current_run_if_started() -> Run | None:
     return _current.get() or _state.process_run
 
 
-def add_listener(listener: RunListener) -> None:
-    """Subscribe ``listener``; it hears at once about the runs already going."""
+def add_listener(listener: RunListener, *, first: bool = False) -> None:
+    """Subscribe ``listener``; ``first`` puts it before the others (it hears a start
+    before the summary is written, so it can add to the run what the summary shows)."""
     with _state.lock:
         if listener in _state.listeners:
             return
-        _state.listeners.append(listener)
+        if first:
+            _state.listeners.insert(0, listener)
+        else:
+            _state.listeners.append(listener)
 
 
 def remove_listener(listener: RunListener) -> None:

@@ -20,6 +20,8 @@ from typing import Any
 
 from . import _context, _sinks
 from ._context import Run, current_run_if_started, ensure_process_run
+from ._otel import enable as enable_otel
+from ._otel import otel_from_environment
 from ._rundir import prepare_directory
 from ._sinks import RunEvent, RunSink, SinkSet, drain, load_sink, sinks_from_environment
 from ._store import DEFAULT_FILE_MODE, read_contributors, resolve_directory, update_summary
@@ -355,6 +357,10 @@ class RunSummaryHandler(logging.Handler):
     objects, classes or factories, or ``"module:attribute"`` strings; those named in
     ``$RUNLOGGER_SINKS`` are added. The run's owner publishes to them after each write of
     the summary file.
+
+    With ``otel=True`` (or ``$RUNLOGGER_OTEL=1``) every run is also an OpenTelemetry
+    span, current while the run is; ``otel`` may also be the TracerProvider to use.
+    Once on, it stays on for the process (see README, "Traces and log platforms").
     """
 
     def __init__(
@@ -366,6 +372,7 @@ class RunSummaryHandler(logging.Handler):
         checkpoint_interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         handle_signals: bool = False,
         sinks: Iterable[object] | None = None,
+        otel: object = None,
     ) -> None:
         if not isinstance(file_mode, int) or not 0 <= file_mode <= 0o777:
             raise ValueError(
@@ -380,7 +387,13 @@ class RunSummaryHandler(logging.Handler):
         # handler for logging.shutdown(): a refused handler must leave nothing behind.
         path = resolve_directory(directory)
         run_sinks = _configured_sinks(sinks)
+        if otel is None:
+            otel = otel_from_environment()
+        if otel is not False and otel is not True and not hasattr(otel, "get_tracer"):
+            raise ValueError(f"otel must be True, False or a TracerProvider, not {otel!r}.")
         prepare_directory(path, file_mode, stacklevel=2)
+        if otel is not False:
+            enable_otel(None if otel is True else otel)
         ensure_process_run()
         super().__init__(level)
         self.directory = path

@@ -366,6 +366,7 @@ def run_metadata(run: Run) -> dict[str, Any]:
         "host": run.host,
         "pid": run.pid,
         "argv": run.argv,
+        "trace_id": run.trace_id,
         "attributes": clean_attributes(run.attributes),  # also what was set after the start
     }
 
@@ -400,6 +401,7 @@ def summary_document(
         "host": metadata.get("host"),
         "pid": metadata.get("pid"),
         "argv": metadata.get("argv"),
+        "trace_id": metadata.get("trace_id"),
         "attributes": metadata.get("attributes") or {},
         "contributors": {key: dict(value) for key, value in contributors.items()},
     }
