@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= runs/demo
+# The job's own files (its output, its status line) go here: the runs directory holds runs only.
+DEMO_OUT ?= demo-output
 
 .PHONY: demo test lint typecheck unit bench clean
 
@@ -23,12 +25,12 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed-runtime
-	@mkdir -p $(DEMO_DIR)
+	@mkdir -p $(DEMO_OUT)
 	$(BIN)/python examples/process_items.py --input examples/data/items.txt \
-		--output $(DEMO_DIR)/output.json --log-dir $(DEMO_DIR) | tee $(DEMO_DIR)/last-run.json
+		--output $(DEMO_OUT)/output.json --log-dir $(DEMO_DIR) | tee $(DEMO_OUT)/last-run.json
 	$(BIN)/runlogger runs --dir $(DEMO_DIR) --limit 5
 	$(BIN)/runlogger show --dir $(DEMO_DIR) --events \
-		"$$($(BIN)/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' $(DEMO_DIR)/last-run.json)"
+		"$$($(BIN)/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' $(DEMO_OUT)/last-run.json)"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests examples bench
@@ -47,4 +49,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/bench.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) runs $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

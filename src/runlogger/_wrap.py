@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from . import _context
+from ._console import ConsoleFormatter
 from ._context import RUN_DIR_ENV, RUN_ID_ENV, exit_status, start_process_run
 from ._errors import InvalidRunIdError
 from ._events import RunFileHandler
@@ -52,7 +53,7 @@ def _configure(directory: Path, level: int) -> None:
     run_filter = RunContextFilter()
     events = RunFileHandler(directory)
     readable = _readable_handler = logging.StreamHandler(sys.stderr)
-    readable.setFormatter(logging.Formatter(READABLE_FORMAT))
+    readable.setFormatter(ConsoleFormatter(READABLE_FORMAT))
     summary = RunSummaryHandler(directory)
     root = logging.getLogger()
     for handler in (events, readable, summary):
