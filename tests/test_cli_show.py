@@ -393,3 +393,17 @@ def test_subprocess_show_unknown_run_exits_2(tmp_path: Path) -> None:
 
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"runlogger: no run matches 'nope' in {tmp_path}\n"
+
+
+def test_show_leaves_out_json_files_that_are_no_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``make demo`` once kept ``last-run.json`` beside the run it describes."""
+    write_summary(tmp_path, "lately-1")
+    (tmp_path / "last-run.json").write_text('{"run_id": "lately-1", "status": "completed"}')
+
+    code, out, err = show(capsys, "la", "--dir", str(tmp_path), "--json")
+    assert (code, err, json.loads(out)["run_id"]) == (0, "", "lately-1")
+
+    code, out, err = show(capsys, "last-run", "--dir", str(tmp_path))
+    assert (code, out, err) == (2, "", f"runlogger: no run matches 'last-run' in {tmp_path}\n")

@@ -64,6 +64,8 @@ STATUSES = ("running", "completed", "failed", "terminated", "lost")
 #: entries are read again rather than trusted.
 _RACY_NS = 2_000_000_000
 _AMBIGUOUS_SHOWN = 10
+#: Up to this many files matching a prefix are read to leave out those that are no summary.
+_FOREIGN_CHECKED = 100
 
 _START = COLUMNS.index("start_us")
 #: Up to this many new or changed rows are inserted in place; more are sorted in.
@@ -821,7 +823,8 @@ def resolve_run_id(directory: Path, text: str) -> str:
         raise FileNotFoundError(2, "no such directory", str(directory))
     if not _RUN_ID_RE.fullmatch(text):  # also keeps '../x' from reaching the file system
         raise RunNotFoundError(f"no run matches {text!r} in {directory}")
-    if (directory / f"{text}.json").is_file():
+    exact = directory / f"{text}.json"
+    if exact.is_file() and not _foreign(exact):
         return text
     matches = []
     with os.scandir(directory) as scan:
@@ -829,6 +832,8 @@ def resolve_run_id(directory: Path, text: str) -> str:
             name = item.name
             if name.startswith(text) and name.endswith(".json") and _RUN_ID_RE.fullmatch(name[:-5]):
                 matches.append(name[:-5])
+    if len(matches) <= _FOREIGN_CHECKED:  # more is ambiguous anyway: not worth reading them
+        matches = [match for match in matches if not _foreign(directory / f"{match}.json")]
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -840,6 +845,16 @@ def resolve_run_id(directory: Path, text: str) -> str:
     raise RunNotFoundError(
         f"{text!r} is ambiguous in {directory}: it matches {shown}{tail}; give more of the id"
     )
+
+
+def _foreign(path: Path) -> bool:
+    """Whether ``path`` is some other JSON file, not a summary (damaged or unreadable: no)."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return False
+    document, reason = _decode_summary(raw, path.stem)
+    return document is None and not reason
 
 
 def find_events_file(directory: Path, run_id: str, summary: dict[str, Any]) -> tuple[Path, bool]:
