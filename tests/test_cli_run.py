@@ -51,7 +51,9 @@ def test_normal_end_is_completed_with_exit_code_zero(tmp_path: Path) -> None:
     summary = _only_summary(tmp_path / "runs")
     assert (summary["status"], summary["exit_code"], summary["name"]) == ("completed", 0, "job")
     events = read_jsonl(tmp_path / "runs" / f"{summary['run_id']}.jsonl")
-    assert events[0]["message"] == "started with ['ok', '--verbose']"
+    assert events[0]["event_type"] == "run_started"
+    assert events[0]["argv"] == ["job.py", "ok", "--verbose"]
+    assert events[1]["message"] == "started with ['ok', '--verbose']"
     assert {e["run_id"] for e in events} == {summary["run_id"]}
     assert events[-1]["event_type"] == "run_finished"
     assert summary["event_count"] == len(events)
@@ -161,7 +163,8 @@ def test_module_runs_as_main_with_its_arguments(tmp_path: Path) -> None:
     summary = _only_summary(tmp_path / "runs")
     assert (summary["name"], summary["warning_count"]) == ("tool", 1)
     events = read_jsonl(tmp_path / "runs" / f"{summary['run_id']}.jsonl")
-    assert events[0]["message"] == "args ['-x', '--y']"
+    assert events[0]["event_type"] == "run_started"
+    assert events[1]["message"] == "args ['-x', '--y']"
 
 
 def test_options_choose_id_dir_and_level(tmp_path: Path) -> None:
@@ -190,9 +193,9 @@ def test_script_calling_basicconfig_keeps_working(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = _only_summary(tmp_path / "runs")
     events = read_jsonl(tmp_path / "runs" / f"{summary['run_id']}.jsonl")
-    assert events[0]["message"] == "hello from a basicConfig script"
-    assert events[0]["run_id"] == summary["run_id"]
-    assert summary["counts_by_level"]["INFO"] == 2
+    assert events[1]["message"] == "hello from a basicConfig script"
+    assert events[1]["run_id"] == summary["run_id"]
+    assert summary["counts_by_level"]["INFO"] == 3  # with run_started and run_finished
 
 
 def test_non_daemon_threads_finish_inside_the_run(tmp_path: Path) -> None:
@@ -207,9 +210,9 @@ def test_non_daemon_threads_finish_inside_the_run(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = _only_summary(tmp_path / "runs")
     events = read_jsonl(tmp_path / "runs" / f"{summary['run_id']}.jsonl")
-    assert next(e["message"] for e in events) == "late record"
-    assert events[-1]["event_type"] == "run_finished"
-    assert summary["event_count"] == 2
+    assert [e.get("event_type") for e in events[::2]] == ["run_started", "run_finished"]
+    assert events[1]["message"] == "late record"
+    assert summary["event_count"] == 3
 
 
 def test_duration_is_measured(tmp_path: Path) -> None:
@@ -225,7 +228,12 @@ def test_inside_a_run_the_wrapper_joins_it(tmp_path: Path) -> None:
     """With RUNLOGGER_RUN_ID set (a parent run started this), the script's records join it."""
     (tmp_path / "job.py").write_text(textwrap.dedent(SCRIPT), encoding="utf-8")
     result = python_command(
-        "-m", "runlogger", "run", "job.py", cwd=tmp_path, env=clean_env(RUNLOGGER_RUN_ID="outer-1")
+        "-m",
+        "runlogger",
+        "run",
+        "job.py",
+        cwd=tmp_path,
+        env=clean_env(RUNLOGGER_RUN_ID="outer-1", RUNLOGGER_RUN_OWNER="outer-1@host:1"),
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [

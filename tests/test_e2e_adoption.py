@@ -179,7 +179,7 @@ def test_nested_and_concurrent_asyncio_runs(tmp_path: Path) -> None:
     job_ids = {ids.pop() for ids in by_job.values()}
     assert len(job_ids) == 3
     starts = {e["run_id"]: e for e in events if e.get("event_type") == "run_started"}
-    batch_id = next(rid for rid, e in starts.items() if e["run_name"] == "batch")
+    batch_id = next(rid for rid, e in starts.items() if e.get("run_name") == "batch")
     process_id = starts[batch_id]["parent_run_id"]
     for job_id in job_ids:
         assert starts[job_id]["parent_run_id"] == batch_id
@@ -219,7 +219,8 @@ def test_reconfiguring_mid_run_keeps_one_run_and_all_counts(tmp_path: Path) -> N
     )
     result = run_python(code, cwd=tmp_path, check_exit=0)
     events = json_lines(result.stdout)
-    assert [e["message"] for e in events][:2] == ["one", "two"]
+    assert events[0]["event_type"] == "run_started"
+    assert [e["message"] for e in events][1:3] == ["one", "two"]
     _assert_one_run_counted(events, tmp_path / "runs")
     assert len(list((tmp_path / "runs").glob("*.json"))) == 1
 
@@ -253,7 +254,7 @@ def test_explicit_runs_example(tmp_path: Path) -> None:
     starts = {e["run_id"]: e for e in events if e.get("event_type") == "run_started"}
     assert starts[etl_id]["run_name"] == "nightly-etl"
     assert starts[etl_id]["attributes"] == {"region": "eu"}
-    by_name = {e["run_name"]: rid for rid, e in starts.items()}
+    by_name = {e.get("run_name"): rid for rid, e in starts.items()}
     fetched = [e for e in events if e.get("event_type") == "source_fetched"]
     assert {e["run_id"] for e in fetched} == {by_name["fetch"]}
     rows = [e for e in events if e.get("event_type") == "row_transformed"]

@@ -64,10 +64,13 @@ class Pipeline:
         return self.directory / f"{self.run_id}.jsonl"
 
     def lines(self) -> list[str]:
-        """The event file's lines, split on ``\\n`` only; the bytes must be strict UTF-8."""
+        """The event file's lines after the run's ``run_started``, split on ``\\n`` only;
+        the bytes must be strict UTF-8."""
         data = self.events_file.read_bytes()
         assert data.endswith(b"\n"), data[-200:]
-        return data.decode("utf-8").split("\n")[:-1]
+        started, *lines = data.decode("utf-8").split("\n")[:-1]
+        assert parse_line(started)["event_type"] == "run_started"
+        return lines
 
     def events(self) -> list[dict[str, Any]]:
         return [parse_line(line) for line in self.lines()]
@@ -131,7 +134,7 @@ def _assert_nothing_lost(
     assert len(events) == records
     assert {event["run_id"] for event in events} == {pipeline.run_id}
     summary = pipeline.finish()
-    assert summary["event_count"] == records
+    assert summary["event_count"] == records + 1  # and the run's run_started
     assert summary["logging_errors"] == 0
     assert LOGGING_ERROR not in capsys.readouterr().err
     return events
@@ -223,7 +226,7 @@ def test_object_with_broken_str_as_message_never_raises_and_is_counted(
     pipeline.log.info("next record")
 
     summary = pipeline.finish()
-    assert summary["event_count"] == 2
+    assert summary["event_count"] == 3  # and the run's run_started
     assert pipeline.events()[-1]["message"] == "next record"
 
 
@@ -383,7 +386,7 @@ def test_mismatched_format_args_never_raise_and_are_counted(
     pipeline.log.info("next record")
 
     summary = pipeline.finish()
-    assert summary["event_count"] == 3
+    assert summary["event_count"] == 4  # and the run's run_started
     assert summary["error_count"] == 1
     assert summary["first_error"]["message"] == "%d items"
     assert pipeline.events()[-1]["message"] == "next record"
@@ -445,16 +448,24 @@ def test_stream_that_raises_reaches_handle_error_not_the_caller(
     run_id = runlogger.current_run().run_id
     runlogger.current_run().finish()
     summary = read_summary(runs_dir, run_id)
-    assert summary["event_count"] == 1
+    assert summary["event_count"] == 2  # the warning and the run's run_started
     assert summary["logging_errors"] == 0
     assert (LOGGING_ERROR in capsys.readouterr().err) is raise_exceptions
 
 
 def test_file_handler_failure_is_counted_and_the_caller_carries_on(
-    pipeline: Pipeline, raise_exceptions: bool, capsys: pytest.CaptureFixture[str]
+    make_pipeline: Callable[..., Pipeline],
+    runs_dir: Path,
+    raise_exceptions: bool,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A directory where the events file should be: open() fails with EISDIR, as root too."""
-    pipeline.events_file.mkdir()
+    """A directory where the events file should be: open() fails with EISDIR, as root too.
+
+    Reported once, in one line naming the directory, not with a traceback per record.
+    """
+    runlogger.start_process_run(run_id="planted")
+    (runs_dir / "planted.jsonl").mkdir(parents=True)
+    pipeline = make_pipeline()
 
     pipeline.log.info("cannot be written")
     pipeline.log.info("nor this one")
@@ -462,9 +473,13 @@ def test_file_handler_failure_is_counted_and_the_caller_carries_on(
 
     summary = pipeline.finish()
     assert carried_on
-    assert summary["event_count"] == 2
+    assert summary["event_count"] == 3  # and the run's run_started
     assert summary["logging_errors"] == 2
-    assert (capsys.readouterr().err.count(LOGGING_ERROR) == 2) is raise_exceptions
+    err = capsys.readouterr().err
+    assert LOGGING_ERROR not in err
+    reports = [line for line in err.splitlines() if "RunFileHandler cannot write" in line]
+    assert len(reports) == (1 if raise_exceptions else 0), err
+    assert all(str(runs_dir) in line and "Is a directory" in line for line in reports)
 
 
 FULL_DISK = """
@@ -516,20 +531,22 @@ def test_full_disk_reaches_handle_error_and_the_program_carries_on(full_disk: Fu
     assert result.stdout == "carried on\n"
     summary = read_summary(full_disk.runs, "full-disk")
     assert summary["status"] == "completed"
-    assert summary["event_count"] == 4
+    assert summary["event_count"] == 5  # and the run's run_started
     assert summary["logging_errors"] == 2
-    assert (result.stderr.count("File too large") == 2) is full_disk.raise_exceptions
-    assert (LOGGING_ERROR in result.stderr) is full_disk.raise_exceptions
+    # One line for the handler's first failure, no traceback per record.
+    assert (result.stderr.count("File too large") == 1) is full_disk.raise_exceptions
+    assert LOGGING_ERROR not in result.stderr
 
 
 def test_record_after_a_torn_write_starts_on_a_fresh_line(full_disk: FullDisk) -> None:
     runs = full_disk.runs
     lines = (runs / "full-disk.jsonl").read_text(encoding="utf-8").split("\n")
     assert lines[-1] == ""
-    assert parse_line(lines[0])["message"] == "first"
-    assert lines[1].startswith('{"timestamp"')  # the torn fragment of the "x" record
+    assert parse_line(lines[0])["event_type"] == "run_started"
+    assert parse_line(lines[1])["message"] == "first"
+    assert lines[2].startswith('{"timestamp"')  # the torn fragment of the "x" record
     assert parse_line(lines[-2])["message"] == "after"
-    assert len(lines) == 4
+    assert len(lines) == 5
 
 
 READ_ONLY_DIRECTORY = """
@@ -541,10 +558,7 @@ READ_ONLY_DIRECTORY = """
     log = logging.getLogger("job")
     log.propagate = False
     log.setLevel(logging.DEBUG)
-    run_filter = runlogger.RunContextFilter()
-    for handler in (runlogger.RunFileHandler("events"), runlogger.RunSummaryHandler("runs")):
-        handler.addFilter(run_filter)
-        log.addHandler(handler)
+    os.mkdir("events")
     os.chmod("events", 0o500)
     try:
         open("events/probe", "w").close()
@@ -553,6 +567,10 @@ READ_ONLY_DIRECTORY = """
     else:
         print("WRITABLE")
         raise SystemExit(0)
+    run_filter = runlogger.RunContextFilter()
+    for handler in (runlogger.RunFileHandler("events"), runlogger.RunSummaryHandler("runs")):
+        handler.addFilter(run_filter)
+        log.addHandler(handler)
     log.info("cannot be written")
     log.warning("nor this one")
     print("carried on")
@@ -590,10 +608,12 @@ def test_read_only_directory_reaches_handle_error_and_is_counted(
         pytest.skip("the directory stayed writable: permission bits are not enforced here")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "carried on\n"
-    assert (result.stderr.count(LOGGING_ERROR) == 2) is raise_exceptions
-    assert ("Permission denied" in result.stderr) is raise_exceptions
+    assert LOGGING_ERROR not in result.stderr  # not a traceback per record
+    assert result.stderr.count("cannot write") == 1  # the warning when it was configured
     summary = read_summary(tmp_path / "runs", "read-only")
-    assert (summary["event_count"], summary["logging_errors"]) == (2, 2)
+    # The run_started counted, the two records failed (its own write failed before the
+    # summary handler existed).
+    assert (summary["event_count"], summary["logging_errors"]) == (3, 2)
     assert list((tmp_path / "events").iterdir()) == []
 
 

@@ -248,6 +248,7 @@ def test_a_joined_process_continues_the_trace_without_a_span_of_its_own(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("RUNLOGGER_RUN_ID", "owned-elsewhere")
+    monkeypatch.setenv("RUNLOGGER_RUN_OWNER", "owned-elsewhere@parent-host:1")
     monkeypatch.setenv("TRACEPARENT", INCOMING)
     _configure(provider, runs_dir)
     process_run = _context.current_run()

@@ -55,7 +55,7 @@ def test_events_surround_the_items_in_order(tmp_path: Path) -> None:
     _, printed = _job(tmp_path, "--input", str(items), "--output", str(tmp_path / "o.json"))
     events = read_jsonl(tmp_path / "runs" / f"{printed['run_id']}.jsonl")
     types = [e.get("event_type") for e in events]
-    assert types[0] == "processing_started"
+    assert types[:2] == ["run_started", "processing_started"]
     assert types[-2:] == ["processing_completed", "run_finished"]
     assert types.count("item_processed") == 2
     assert {e["run_id"] for e in events} == {printed["run_id"]}

@@ -165,6 +165,7 @@ def test_start_process_run_names_the_process_run() -> None:
 
 def test_process_run_joins_the_run_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLOGGER_RUN_ID", "parent-run")
+    monkeypatch.setenv("RUNLOGGER_RUN_OWNER", "parent-run@elsewhere:1")
     process_run = runlogger.current_run()
     assert process_run.run_id == "parent-run"
     assert process_run.owner is False

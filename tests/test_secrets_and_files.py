@@ -187,7 +187,11 @@ def test_secret_run_attributes_are_redacted_in_the_summary_and_the_run_started_e
 
     expected = {"password": REDACTED, "db": {"token": REDACTED, "host": "db1"}}
     assert read_summary(runs_dir, job.run_id)["attributes"] == expected
-    (started,) = [r for r in collect.records if getattr(r, "event_type", None) == "run_started"]
+    (started,) = [
+        r
+        for r in collect.records
+        if getattr(r, "event_type", None) == "run_started" and r.run_id == job.run_id
+    ]
     assert started.attributes == expected  # type: ignore[attr-defined]
     assert not any(SECRET in lines.format(record) for record in lines.records)
 
@@ -398,7 +402,7 @@ def test_symlink_at_the_summary_path_is_not_read(runs_dir: Path, victim: Path) -
     _finish()
 
     summary = read_summary(runs_dir, "planted")
-    assert (summary["event_count"], summary["error_count"]) == (1, 0)
+    assert (summary["event_count"], summary["error_count"]) == (2, 0)  # with run_started
     assert "evil:1" not in summary["contributors"]
 
 
@@ -424,8 +428,11 @@ def test_symlink_at_the_events_path_is_refused_and_counted(
     assert victim.read_bytes() == b"precious\n"
     assert (runs_dir / "planted.jsonl").is_symlink()
     summary = read_summary(runs_dir, "planted")
-    assert (summary["event_count"], summary["logging_errors"]) == (2, 2)
-    assert capsys.readouterr().err.count("--- Logging error ---") == 2
+    # The run_started write was refused too, before the summary handler existed.
+    assert (summary["event_count"], summary["logging_errors"]) == (3, 2)
+    err = capsys.readouterr().err
+    assert "--- Logging error ---" not in err
+    assert err.count("RunFileHandler cannot write") == 1
 
 
 # --- atomic summaries and temp files ------------------------------------------------------
@@ -578,6 +585,7 @@ def test_torn_last_line_is_ended_before_the_next_record(
     torn = b'{"message": "whole", "run_id": "joined"}\n{"message": "tor'
     (runs_dir / "joined.jsonl").write_bytes(torn)
     monkeypatch.setenv("RUNLOGGER_RUN_ID", "joined")
+    monkeypatch.setenv("RUNLOGGER_RUN_OWNER", "joined@elsewhere:1")
     events = RunFileHandler(runs_dir)
     log = _logger(events)
 
@@ -607,6 +615,7 @@ def test_line_another_process_is_writing_is_not_taken_for_a_torn_one(
     fcntl.flock(other, fcntl.LOCK_SH)
     os.write(other, b'{"message": "first half')
     monkeypatch.setenv("RUNLOGGER_RUN_ID", "joined")
+    monkeypatch.setenv("RUNLOGGER_RUN_OWNER", "joined@elsewhere:1")
     events = RunFileHandler(runs_dir)
     joiner = threading.Thread(target=_logger(events).info, args=("joined",))
 
@@ -670,4 +679,6 @@ def test_child_forked_while_a_file_is_being_opened_can_log(tmp_path: Path) -> No
 
     assert (result.returncode, result.stdout) == (0, "0 deadlocked\n"), result.stderr
     (events_file,) = (tmp_path / "runs").glob("*.jsonl")
-    assert [event["message"] for event in read_jsonl(events_file)] == ["child logs after fork"] * 10
+    events = read_jsonl(events_file)
+    assert events[0]["event_type"] == "run_started"  # the parent's handler wrote it
+    assert [event["message"] for event in events[1:]] == ["child logs after fork"] * 10

@@ -10,6 +10,7 @@ import os
 import stat
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,17 +71,18 @@ def test_counts_by_level_and_event_type(runs_dir: Path) -> None:
     summary = read_summary(runs_dir, _finish_process_run().run_id)
     assert summary["counts_by_level"] == {
         "DEBUG": 1,
-        "INFO": 3,
+        "INFO": 4,
         "WARNING": 1,
         "ERROR": 1,
         "CRITICAL": 1,
-    }  # INFO 3: two records and run_finished
+    }  # INFO 4: run_started, two records and run_finished
     assert summary["counts_by_event_type"] == {
+        "run_started": 1,
         "item_processed": 2,
         "item_failed": 1,
         "run_finished": 1,
     }
-    assert (summary["event_count"], summary["error_count"], summary["warning_count"]) == (7, 2, 1)
+    assert (summary["event_count"], summary["error_count"], summary["warning_count"]) == (8, 2, 1)
 
 
 def test_first_error_is_the_first_one(runs_dir: Path) -> None:
@@ -195,7 +197,7 @@ def test_reconfiguring_keeps_the_run_and_its_counts(runs_dir: Path) -> None:
     logging.getLogger("a").info("two")
     assert runlogger.current_run().run_id == run_id
     summary = read_summary(runs_dir, _finish_process_run().run_id)
-    assert summary["counts_by_level"] == {"INFO": 3}  # one, two, run_finished
+    assert summary["counts_by_level"] == {"INFO": 4}  # run_started, one, two, run_finished
 
 
 def test_default_dictconfig_does_not_silence_run_events(runs_dir: Path) -> None:
@@ -213,16 +215,20 @@ def test_default_dictconfig_does_not_silence_run_events(runs_dir: Path) -> None:
     )
     assert logging.getLogger("runlogger.run").disabled
     summary = read_summary(runs_dir, _finish_process_run().run_id)
-    assert summary["counts_by_event_type"] == {"run_finished": 1}
+    assert summary["counts_by_event_type"] == {"run_started": 1, "run_finished": 1}
 
 
 def test_periodic_checkpoint_shows_progress(runs_dir: Path) -> None:
     log = _logger("ckpt", RunSummaryHandler(runs_dir, checkpoint_interval=1e-9))
     for _ in range(3):
         log.info("x")
-    summary = read_summary(runs_dir, runlogger.current_run().run_id)
+    run_id = runlogger.current_run().run_id
+    deadline = time.monotonic() + 30  # the heartbeat thread writes it, soon
+    while read_summary(runs_dir, run_id)["event_count"] < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    summary = read_summary(runs_dir, run_id)
     assert summary["status"] == "running"
-    assert summary["event_count"] >= 2
+    assert summary["event_count"] == 4  # run_started and the three records
 
 
 def test_emit_failure_reaches_handle_error(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,8 +270,9 @@ def test_failed_writes_of_a_run_file_handler_are_counted(runs_dir: Path) -> None
     finally:
         logging.raiseExceptions = old
     summary = read_summary(runs_dir, _finish_process_run().run_id)
-    assert summary["logging_errors"] == 3  # two records and run_finished
-    assert summary["counts_by_level"]["INFO"] == 3
+    # run_started (written when the file handler was made), two records and run_finished
+    assert summary["logging_errors"] == 4
+    assert summary["counts_by_level"]["INFO"] == 4
 
 
 def test_counts_are_exact_across_threads(runs_dir: Path) -> None:

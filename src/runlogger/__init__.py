@@ -21,6 +21,7 @@ from ._errors import (
     CorruptSummaryError,
     InvalidRunIdError,
     MissingBackendError,
+    RunIdInUseError,
     RunloggerError,
     RunNotFoundError,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Run",
     "RunContextFilter",
     "RunFileHandler",
+    "RunIdInUseError",
     "RunJsonFormatter",
     "RunNotFoundError",
     "RunSampleFilter",

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from . import _index
 from ._durations import parse_timestamp
-from ._errors import CorruptSummaryError, RunNotFoundError
+from ._errors import CorruptSummaryError, RunloggerError, RunNotFoundError
 from ._ids import _RUN_ID_RE
 from ._index import COLUMNS, INDEX_NAME, Columns, empty_columns
 
@@ -169,7 +169,7 @@ class Listing:
     gathers the other columns only for the runs it returns.
     """
 
-    __slots__ = ("_columns", "_pending", "_valid", "index_saved", "problems")
+    __slots__ = ("_columns", "_pending", "_valid", "directory", "index_saved", "problems")
 
     def __init__(
         self,
@@ -178,6 +178,8 @@ class Listing:
         pending: tuple[Path, list[int], int] | None = None,
     ) -> None:
         self._columns = columns
+        #: Where the summaries are, to read a running run's heartbeat (set by list_runs).
+        self.directory: Path | None = None
         errors = columns["error"]
         if errors.count(None) == len(errors):  # the usual case: no corrupt summary
             self._valid = list(range(len(errors)))
@@ -207,6 +209,17 @@ class Listing:
         """Every run as recorded (``running`` is not yet checked for ``lost``), newest first."""
         return self._gather(self._valid, {}).entries()
 
+    def _heartbeat(self, file: str) -> tuple[object, object]:
+        """A running run's ``updated_at`` and ``checkpoint_interval_s`` (not indexed:
+        they change at every checkpoint, and running runs are few)."""
+        if self.directory is None:
+            return None, None
+        try:
+            document = load_summary(self.directory / file)
+        except (OSError, RunloggerError):
+            return None, None
+        return document.get("updated_at"), document.get("checkpoint_interval_s")
+
     def select(self, query: Query, *, this_host: str | None = None) -> list[RunEntry]:
         """The runs ``query`` keeps, as :meth:`select_columns` describes, one entry each."""
         return self.select_columns(query, this_host=this_host).entries()
@@ -226,7 +239,15 @@ class Listing:
             hosts, pids = columns["host"], columns["pid"]
             host = this_host if this_host is not None else _this_host()
             for i in [i for i in self._valid if statuses[i] == "running"]:
-                status = effective_status("running", hosts[i], pids[i], this_host=host)
+                updated_at, interval = self._heartbeat(columns["file"][i])
+                status = effective_status(
+                    "running",
+                    hosts[i],
+                    pids[i],
+                    this_host=host,
+                    updated_at=updated_at,
+                    interval=interval,
+                )
                 if status != "running":
                     derived[i] = status
         keep = self._valid
@@ -640,6 +661,7 @@ def _listing(
                 problems.append(Problem(directory / file, error))
     problems.sort()
     listing = Listing(columns, problems, pending)
+    listing.directory = directory
     if save_index:
         listing.save_index()
     return listing
@@ -796,14 +818,41 @@ def _this_host() -> str:
     return socket.gethostname()
 
 
-def effective_status(
-    status: str, host: str | None, pid: int | None, *, this_host: str | None = None
-) -> str:
-    """``lost`` for a ``running`` run of this host whose process is gone, else ``status``.
+#: A running run whose checkpoint is older than this many of its heartbeat intervals
+#: (``checkpoint_interval_s``) is lost: its process refreshes it every interval.
+STALE_INTERVALS = 3
 
-    A run on another host cannot be checked from here, so it stays ``running``.
+
+def effective_status(
+    status: str,
+    host: str | None,
+    pid: int | None,
+    *,
+    this_host: str | None = None,
+    updated_at: object = None,
+    interval: object = None,
+    now: float | None = None,
+) -> str:
+    """``lost`` for a ``running`` run that is dead, else ``status``.
+
+    Dead means: its summary records a heartbeat interval and its last checkpoint
+    (``updated_at``) is older than :data:`STALE_INTERVALS` of them -- this works across
+    hosts --, or it ran on this host and its process is gone. A run on another host
+    without a heartbeat (an older writer) cannot be checked, so it stays ``running``.
     """
-    if status != "running" or pid is None or host is None:
+    if status != "running":
+        return status
+    if (
+        isinstance(interval, (int, float))
+        and not isinstance(interval, bool)
+        and interval > 0
+        and isinstance(updated_at, str)
+    ):
+        updated_us = _epoch_us(updated_at)
+        current = time.time() if now is None else now
+        if updated_us is not None and current - updated_us / 1e6 > STALE_INTERVALS * interval:
+            return "lost"
+    if pid is None or host is None:
         return status
     if host != (this_host if this_host is not None else _this_host()):
         return status

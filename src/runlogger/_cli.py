@@ -621,6 +621,8 @@ def _derive_status(document: dict[str, Any]) -> dict[str, Any]:
             "running",
             host if isinstance(host, str) else None,
             pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+            updated_at=document.get("updated_at"),
+            interval=document.get("checkpoint_interval_s"),
         )
     return document
 

@@ -27,6 +27,7 @@ from ._ids import new_run_id, validate_run_id
 __all__ = [
     "RUN_DIR_ENV",
     "RUN_ID_ENV",
+    "RUN_OWNER_ENV",
     "Run",
     "RunListener",
     "RunScope",
@@ -38,10 +39,16 @@ __all__ = [
     "reset_state",
     "run",
     "start_process_run",
+    "started_record",
 ]
 
 RUN_ID_ENV = "RUNLOGGER_RUN_ID"
 RUN_DIR_ENV = "RUNLOGGER_DIR"
+#: Set beside ``RUNLOGGER_RUN_ID`` by the process that owns the run, as
+#: ``<run_id>@<host>:<pid>``: a child that finds both (naming the same run) joins the
+#: run; a ``RUNLOGGER_RUN_ID`` alone was chosen from outside (a scheduler), and the
+#: process starts and owns the run under that id.
+RUN_OWNER_ENV = "RUNLOGGER_RUN_OWNER"
 
 #: Lifecycle events are logged under this name, so they pass the user's handlers.
 _lifecycle_logger = logging.getLogger("runlogger.run")
@@ -102,6 +109,12 @@ class Run:
         #: for it (16 hex), when known: set by the OpenTelemetry integration (``_otel``).
         self.trace_id: str | None = None
         self.span_id: str | None = None
+        #: True when the id was chosen (``run_id=``, ``$RUNLOGGER_RUN_ID``) rather than
+        #: generated: only a chosen id can already name another run.
+        self.id_chosen = False
+        #: The ``run_started`` record once logged, so an output configured later (a
+        #: new event file) can still begin with it.
+        self.started_record: logging.LogRecord | None = None
 
     @property
     def parent_run_id(self) -> str | None:
@@ -184,6 +197,11 @@ class _State:
         self.exiting = False
         #: Runs started and not yet finished, so a forked child can disown them.
         self.live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+        #: The process run while its ``run_started`` waits for the first record: the
+        #: process run starts while logging is being configured, before any handler
+        #: exists, so the event is logged just before the first record (see
+        #: :func:`announce_process_run`).
+        self.unannounced: Run | None = None
 
 
 _state = _State()
@@ -242,10 +260,30 @@ def ensure_process_run() -> Run:
             return _state.process_run
         joined_id = os.environ.get(RUN_ID_ENV)
         if joined_id:
-            process_run = Run(run_id=validate_run_id(joined_id), is_process_run=True, owner=False)
+            process_run = Run(
+                run_id=validate_run_id(joined_id),
+                is_process_run=True,
+                owner=not _owned_elsewhere(joined_id),
+            )
+            process_run.id_chosen = True
         else:
             process_run = Run(run_id=new_run_id(), is_process_run=True)
         return _begin_process_run(process_run)
+
+
+def _owned_elsewhere(run_id: str) -> bool:
+    """Whether ``$RUNLOGGER_RUN_OWNER`` says a runlogger process owns ``run_id``.
+
+    Only then does this process join the run; an id set without it (a scheduler's
+    ``RUNLOGGER_RUN_ID=nightly-2026-12-04``) is a run this process starts and owns.
+    """
+    owned_id, at, owner = os.environ.get(RUN_OWNER_ENV, "").partition("@")
+    return bool(at and owner) and owned_id == run_id
+
+
+def owner_token(run: Run) -> str:
+    """The ``RUNLOGGER_RUN_OWNER`` value that makes children join ``run``."""
+    return f"{run.run_id}@{run.host}:{run.pid}"
 
 
 def _begin_process_run(process_run: Run) -> Run:
@@ -256,6 +294,8 @@ def _begin_process_run(process_run: Run) -> Run:
     with _state.lock:
         if process_run.owner:
             os.environ[RUN_ID_ENV] = process_run.run_id
+            os.environ[RUN_OWNER_ENV] = owner_token(process_run)
+            _state.unannounced = process_run
         _state.process_run = process_run
         _install_hooks()
         listeners = list(_state.listeners)
@@ -284,6 +324,7 @@ def start_process_run(
             attributes=attributes,
             is_process_run=True,
         )
+        process_run.id_chosen = run_id is not None
         return _begin_process_run(process_run)
 
 
@@ -356,6 +397,8 @@ def finish_run(run: Run, status: str | None = None) -> None:
             run.status = "completed"
     listeners = _listeners()
     if run.owner:
+        if _state.unannounced is run:
+            announce_process_run()  # counted before run_finished counts what came before
         _log_run_finished(run, listeners)
     for listener in listeners:
         listener.run_finished(run)
@@ -397,32 +440,137 @@ def _emit(
     extra: dict[str, Any],
     exc_info: Any = None,
     logger: logging.Logger = _lifecycle_logger,
-) -> None:
+    run: Run | None = None,
+) -> logging.LogRecord | None:
     """Log one of runlogger's own records even if ``dictConfig`` disabled its logger.
 
     ``disable_existing_loggers=True`` (dictConfig's default) disables every logger that
     existed before the call, runlogger's included; the run's own records must still
     reach the handlers, so they skip the ``disabled`` flag. The logger's level, its
-    filters and ``logging.disable()`` are still honoured.
+    filters and ``logging.disable()`` are still honoured; for the lifecycle logger only
+    a level set on ``runlogger.run`` or ``runlogger`` counts, not the root's (see
+    :func:`_lifecycle_enabled`). ``run`` (stamped on the record) defaults to the run
+    current here. Returns the record handed to the handlers, if any.
     """
-    if logger.manager.disable >= level or level < logger.getEffectiveLevel():
-        return
+    if _state.unannounced is not None:
+        announce_process_run()
+    record = _make_record(level, msg, args, extra, exc_info, logger, run)
+    return None if record is None else _deliver(record, logger)
+
+
+def _make_record(
+    level: int,
+    msg: str,
+    args: tuple[Any, ...],
+    extra: dict[str, Any],
+    exc_info: Any,
+    logger: logging.Logger,
+    run: Run | None,
+) -> logging.LogRecord | None:
+    """The record :func:`_emit` would log, or None if its level is switched off."""
+    if logger.manager.disable >= level:
+        return None
+    if logger is _lifecycle_logger:
+        if not _lifecycle_enabled(level):
+            return None
+    elif level < logger.getEffectiveLevel():
+        return None
     record = logger.makeRecord(
         logger.name, level, "(runlogger)", 0, msg, args, exc_info, extra=extra
     )
+    if run is not None:
+        # Stamped here, as a filter would: a record kept for a later output
+        # (Run.started_record) must name its run whatever is current then.
+        record.run_id = run.run_id
+        if run.parent is not None:
+            record.parent_run_id = run.parent.run_id
+    return record
+
+
+def _deliver(record: logging.LogRecord, logger: logging.Logger) -> logging.LogRecord | None:
     kept = logger.filter(record)
-    if kept:
-        # Python 3.12+: a logger filter may hand back a replacement record.
-        logger.callHandlers(kept if isinstance(kept, logging.LogRecord) else record)
+    if not kept:
+        return None
+    # Python 3.12+: a logger filter may hand back a replacement record.
+    record = kept if isinstance(kept, logging.LogRecord) else record
+    logger.callHandlers(record)
+    return record
 
 
-def _log_run_started(run: Run) -> None:
+def _lifecycle_enabled(level: int) -> bool:
+    """Whether ``run_started``/``run_finished`` (and the other lifecycle events) pass.
+
+    A production configuration often sets the root logger to WARNING; the lifecycle
+    events are what tells a log platform that a run started and how it ended, so the
+    root's level does not hold them back. A level set on ``runlogger.run`` (or its
+    parent ``runlogger``) does: that is how a user silences them on purpose.
+    """
+    logger: logging.Logger | None = _lifecycle_logger
+    while logger is not None and logger is not logging.root:
+        if logger.level:
+            return level >= logger.level
+        logger = logger.parent
+    return True
+
+
+def started_record(run: Run) -> logging.LogRecord | None:
+    """``run``'s ``run_started`` record, made once; None if lifecycle events are off.
+
+    The process run starts while logging is being configured, before its handlers
+    exist. So its ``run_started`` is made once, dated when the run started, and each of
+    runlogger's handlers takes it when it is created (an event file begins with it, a
+    summary counts it); every other output gets it with the run's first record (see
+    :func:`announce_process_run`), and a handler that already has it skips it then.
+    """
+    record = run.started_record
+    if record is not None:
+        return record
     fields: dict[str, Any] = {"event_type": "run_started"}
     if run.name is not None:
         fields["run_name"] = run.name
     if run.attributes:
         fields["attributes"] = run.attributes
-    _emit(logging.INFO, "run %s started", (run.run_id,), fields)
+    fields["host"] = run.host
+    fields["pid"] = run.pid
+    fields["argv"] = run.argv
+    if run.trace_id is not None:
+        fields["trace_id"] = run.trace_id
+    record = _make_record(
+        logging.INFO, "run %s started", (run.run_id,), fields, None, _lifecycle_logger, run
+    )
+    if record is None:
+        return None
+    record.created = run.start_time
+    record.msecs = (run.start_time - int(run.start_time)) * 1000
+    with _state.lock:
+        if run.started_record is None:
+            run.started_record = record
+        return run.started_record
+
+
+def announce_process_run() -> None:
+    """Log the process run's ``run_started`` now, if it still waits to be (cheap if not).
+
+    Called just before the process run's first record reaches the handlers (from
+    :class:`RunContextFilter`, the summary and event handlers, and every runlogger
+    event), so the event comes first in every output configured by then.
+    """
+    with _state.lock:
+        process_run = _state.unannounced
+        _state.unannounced = None
+    if process_run is not None and process_run is _state.process_run:
+        _log_run_started(process_run)
+
+
+def _log_run_started(run: Run) -> None:
+    record = started_record(run)
+    if record is None:
+        return
+    token = _current.set(run)
+    try:
+        _deliver(record, _lifecycle_logger)
+    finally:
+        _current.reset(token)
 
 
 def _at_exit() -> None:
@@ -508,6 +656,7 @@ def _after_fork_in_child() -> None:
     """
     _state.lock = threading.RLock()
     _state.exiting = False
+    _state.unannounced = None  # the parent's run to announce, not the child's
     process_run = _state.process_run
     if process_run is None:
         return
@@ -583,11 +732,21 @@ def reset_state() -> None:
         run_id = _state.process_run.run_id if _state.process_run is not None else None
         if run_id is not None and os.environ.get(RUN_ID_ENV) == run_id:
             del os.environ[RUN_ID_ENV]
+            os.environ.pop(RUN_OWNER_ENV, None)
         _state.process_run = None
+        _state.unannounced = None
         _state.exiting = False
         _state.listeners.clear()
         _state.exit_handlers.clear()
         _state.after_exit_handlers.clear()
+
+
+def _say(line: str) -> None:
+    """One line on stderr about a failure logging cannot report (if raiseExceptions)."""
+    if logging.raiseExceptions and sys.stderr is not None:
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"runlogger: {line}\n")
+            sys.stderr.flush()
 
 
 def _report(what: str, exc: BaseException | None) -> None:
@@ -621,11 +780,14 @@ class RunScope:
             parent=parent,
             attributes=dict(self._attributes),
         )
+        new_run.id_chosen = self._run_id is not None
+        # The listeners first: the summary book refuses an id that names a run already
+        # (RunIdInUseError), and then this run must not have started at all.
+        for listener in _listeners():
+            listener.run_started(new_run)
         token = _current.set(new_run)
         self._active.append((new_run, token))
         _state.live_runs.add(new_run)
-        for listener in _listeners():
-            listener.run_started(new_run)
         _log_run_started(new_run)
         return new_run
 

@@ -10,6 +10,7 @@ __all__ = [
     "CorruptSummaryError",
     "InvalidRunIdError",
     "MissingBackendError",
+    "RunIdInUseError",
     "RunNotFoundError",
     "RunloggerError",
 ]
@@ -25,6 +26,14 @@ class InvalidRunIdError(RunloggerError, ValueError):
 
 class MissingBackendError(RunloggerError, ImportError):
     """A JSON backend was asked for by name but is not installed."""
+
+
+class RunIdInUseError(RunloggerError, ValueError):
+    """A run id given for a new run already names a run in the summaries directory.
+
+    A run id names one run: starting a second run under it would overwrite the first
+    run's summary or mix both runs' counts, so it is refused.
+    """
 
 
 class RunNotFoundError(RunloggerError, LookupError):

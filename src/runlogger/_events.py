@@ -11,9 +11,16 @@ import time
 import weakref
 from pathlib import Path
 
-from ._context import _current, ensure_process_run
+from ._context import (
+    Run,
+    _current,
+    _state,
+    announce_process_run,
+    ensure_process_run,
+    started_record,
+)
 from ._formatter import RunJsonFormatter
-from ._handler import note_logging_error
+from ._handler import note_logging_error, report_write_failure
 from ._rundir import DENIED_ERRNOS, prepare_directory
 from ._store import DEFAULT_FILE_MODE, events_path, resolve_directory
 
@@ -84,7 +91,7 @@ class RunFileHandler(logging.Handler):
         path = resolve_directory(directory)
         # Not writable: one warning now, and no traceback a record (see handleError).
         self._denied_at_start = not prepare_directory(path, file_mode, stacklevel=2)
-        ensure_process_run()
+        process_run = ensure_process_run()
         formatter = RunJsonFormatter()
         super().__init__(level)
         self.directory = path
@@ -94,8 +101,12 @@ class RunFileHandler(logging.Handler):
         # write): the next record must not be glued to the fragment.
         self._torn: set[int] = set()
         self._fd_lock = threading.Lock()
+        #: The process run's ``run_started``, once this handler wrote it itself.
+        self._started: logging.LogRecord | None = None
         self.setFormatter(formatter)
         _track(self)
+        if process_run.owner and not process_run.finished:
+            self._begin_file(process_run)
 
     def _top_run_id(self, record: logging.LogRecord) -> str:
         run = _current.get() or ensure_process_run()
@@ -134,6 +145,10 @@ class RunFileHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            if record is self._started:
+                return  # the run's start: written when this handler was created
+            if _state.unannounced is not None:
+                announce_process_run()  # before the first record: run_started
             line = (self.format(record) + "\n").encode("utf-8", "surrogatepass")
             fd = self._fd_for(self._top_run_id(record))
             if fd in self._torn:
@@ -141,6 +156,26 @@ class RunFileHandler(logging.Handler):
             self._write_line(fd, line)
         except RecursionError:
             raise
+        except Exception:
+            self.handleError(record)
+
+    def _begin_file(self, process_run: Run) -> None:
+        """Begin the process run's event file with its ``run_started``, once.
+
+        The process run started before this handler existed (it starts when logging is
+        configured); its ``run_started`` is written here, at once, so the file begins
+        with it even when another process (a worker that joined the run) writes first.
+        A file that already has lines (a handler configured again) already has it.
+        """
+        record = started_record(process_run)
+        if record is None:
+            return
+        self._started = record
+        try:
+            fd = self._fd_for(process_run.run_id)
+            if os.fstat(fd).st_size == 0:
+                line = (self.format(record) + "\n").encode("utf-8", "surrogatepass")
+                self._write_line(fd, line)
         except Exception:
             self.handleError(record)
 
@@ -168,7 +203,8 @@ class RunFileHandler(logging.Handler):
                     self._torn.add(fd)
 
     def handleError(self, record: logging.LogRecord) -> None:
-        """Report as usual, and count the failure in the run's ``logging_errors``.
+        """Count the failure in the run's ``logging_errors``; an OSError (a full disk) is
+        reported once per handler in one line, other errors as stdlib does.
 
         A directory found unwritable at construction was warned about once then: its
         refusals are only counted, not reported again for every record.
@@ -178,7 +214,8 @@ class RunFileHandler(logging.Handler):
             problem = sys.exc_info()[1]
             if isinstance(problem, OSError) and problem.errno in DENIED_ERRNOS:
                 return
-        super().handleError(record)
+        if not report_write_failure(self, self.directory):
+            super().handleError(record)
 
     def close(self) -> None:
         """Close every open file; idempotent."""

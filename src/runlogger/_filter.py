@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from ._context import _current, _state, ensure_process_run
+from ._context import _current, _state, announce_process_run, ensure_process_run
 
 __all__ = ["RunContextFilter"]
 
@@ -29,6 +29,8 @@ class RunContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Stamp ``record`` unless it already carries a run id; runs for every record."""
+        if _state.unannounced is not None:  # the process run's first record: run_started first
+            announce_process_run()
         attrs = record.__dict__
         if "run_id" not in attrs:
             run = _current_run() or _state.process_run or ensure_process_run()

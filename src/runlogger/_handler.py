@@ -9,8 +9,10 @@ interpreter exit), which tells the book to write the final summaries.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -20,11 +22,19 @@ from typing import Any
 
 from . import _context, _sinks
 from ._context import Run, current_run_if_started, ensure_process_run
+from ._errors import RunIdInUseError
 from ._otel import enable as enable_otel
 from ._otel import otel_from_environment
 from ._rundir import prepare_directory
 from ._sinks import RunEvent, RunSink, SinkSet, drain, load_sink, sinks_from_environment
-from ._store import DEFAULT_FILE_MODE, read_contributors, resolve_directory, update_summary
+from ._store import (
+    DEFAULT_FILE_MODE,
+    _read_existing,
+    read_contributors,
+    resolve_directory,
+    summary_path,
+    update_summary,
+)
 from ._summary import BATCH, RunTally, event_type_of, run_metadata
 
 __all__ = ["RunSummaryHandler", "checkpoint", "note_logging_error"]
@@ -43,7 +53,17 @@ def _int(value: object) -> int:
 class _Entry:
     """The tally of one run in one directory, and when it was last written."""
 
-    __slots__ = ("directory", "dirty", "next_checkpoint", "published", "run", "run_id", "tally")
+    __slots__ = (
+        "directory",
+        "dirty",
+        "next_checkpoint",
+        "published",
+        "run",
+        "run_id",
+        "started_counted",
+        "tally",
+        "write_lock",
+    )
 
     def __init__(self, directory: _Directory, run_id: str, run: Run | None) -> None:
         self.directory = directory
@@ -54,6 +74,11 @@ class _Entry:
         self.dirty = False
         #: ``started``/``finished`` once handed to the sinks (each is published once).
         self.published: set[str] = set()
+        #: Whether the run's own ``run_started`` is counted (see count_started).
+        self.started_counted = False
+        #: One write of this summary at a time, so that a checkpoint whose document
+        #: was built before the run finished cannot land after the final summary.
+        self.write_lock = threading.Lock()
 
     def sink_failed(self, _label: str, _exc: BaseException) -> None:
         """A sink could not take this run's state: count it, rewrite the summary at exit."""
@@ -64,10 +89,22 @@ class _Entry:
 class _Directory:
     """One summaries directory and the settings of the handlers writing to it."""
 
-    __slots__ = ("entries", "file_mode", "handlers", "interval", "path", "sinks")
+    __slots__ = (
+        "entries",
+        "failure_reported",
+        "file_mode",
+        "handlers",
+        "interval",
+        "last_error",
+        "path",
+        "sinks",
+    )
 
     def __init__(self, path: Path, file_mode: int, interval: float) -> None:
         self.path = path
+        #: A summary write failed here and was reported (once: then only at the end).
+        self.failure_reported = False
+        self.last_error: BaseException | None = None
         self.file_mode = file_mode
         self.interval = interval
         self.handlers = 0
@@ -112,10 +149,37 @@ class _SummaryBook:
     # the runs' lifecycle (RunListener) ---------------------------------------------------
     def run_started(self, run: Run) -> None:
         with self.lock:
-            self.runs[run.run_id] = run
             live = [d for d in self.directories.values() if d.handlers > 0]
+        for directory in live:  # every directory checked before any is written
+            if not self.counts_run(directory.path, run):
+                refuse_reused_id(directory.path, run)
+        with self.lock:
+            self.runs[run.run_id] = run
         for directory in live:
             self.entry(directory, run.run_id, run)
+
+    def count_started(self, directory: _Directory, run: Run) -> None:
+        """Count ``run``'s ``run_started`` in ``directory`` (once), as the event file has it.
+
+        The process run starts before its handlers exist; a summary handler created for
+        it counts the event at once, and skips it when it is logged with the first record.
+        """
+        record = _context.started_record(run)
+        if record is None:
+            return
+        entry = self.entry(directory, run.run_id, run)
+        with self.lock:
+            if entry.started_counted:
+                return
+            entry.started_counted = True
+        entry.tally.add(record)
+
+    def counts_run(self, path: Path, run: Run) -> bool:
+        """Whether ``run`` itself (not an earlier run with its id) is counted in ``path``."""
+        with self.lock:
+            directory = self.directories.get(path)
+            entry = directory.entries.get(run.run_id) if directory is not None else None
+            return entry is not None and entry.run is run
 
     def run_finished(self, run: Run) -> None:
         with self.lock:
@@ -125,7 +189,15 @@ class _SummaryBook:
             self.runs.pop(run.run_id, None)
         for entry in entries:
             entry.run = run
-            self.write(entry)
+            # Retried once: a full disk may have room again a moment later (a temp file
+            # removed, a log rotated), and this write decides how the run is remembered.
+            if not self.write(entry, final=True) and not self.write(entry, final=True):
+                path = summary_path(entry.directory.path, entry.run_id)
+                error = _describe_os_error(entry.directory.last_error or OSError())
+                _context._say(
+                    f"the final summary of run {run.run_id} ({run.status}) could not be "
+                    f"written to {path}: {error}"
+                )
             self._keep_finished(entry)
 
     def counts(self, run: Run) -> tuple[int, int] | None:
@@ -162,39 +234,97 @@ class _SummaryBook:
                     run = current
             created = directory.entries[run_id] = _Entry(directory, run_id, run)
         self.write(created)
+        if run is not None:
+            _heartbeat.ensure_started()
         return created
 
-    def write(self, entry: _Entry, *, publish: bool = True) -> None:
-        """Write ``entry``'s summary (checkpoint or final); failures go to stderr.
+    def write(
+        self,
+        entry: _Entry,
+        *,
+        publish: bool = True,
+        wait: bool = True,
+        checkpoint: bool = False,
+        final: bool = False,
+    ) -> bool:
+        """Write ``entry``'s summary (checkpoint or final); returns whether it was written.
 
         Then, unless ``publish`` is false (a flush of counts only), the run's owner hands
-        the document to the sinks.
+        the document to the sinks. With ``wait=False`` (the record path, progress
+        reports) the write is skipped when another thread is writing this summary right
+        now: that write carries the news, and logging never waits for another thread's
+        I/O. With ``checkpoint=True`` (the heartbeat) a finished run is left alone. The
+        first failure in a directory is reported in one line; a ``final`` write's
+        failure is its caller's to report.
         """
-        run = entry.run
-        # Before the snapshot: a record counted after it must find the entry dirty again.
-        entry.dirty = False
-        if run is not None and run.end_time is not None:
-            entry.next_checkpoint = _NEG_INF  # every late record marks the entry dirty
-        else:
-            entry.next_checkpoint = time.time() + entry.directory.interval
-        contribution = entry.tally.snapshot()
-        if run is not None:
-            contribution["suppressed_by_event_type"] = dict(run.suppressed_by_event_type)
-        metadata = run_metadata(run) if run is not None and run.owner else None
+        lock = entry.write_lock
+        if not lock.acquire(blocking=wait):
+            return False
         try:
-            document = update_summary(
-                entry.directory.path,
-                entry.run_id,
-                contribution,
-                metadata,
-                entry.directory.file_mode,
-            )
-        except Exception as exc:
-            entry.dirty = True
-            _context._report(f"could not write the summary of run {entry.run_id}", exc)
-            return
-        if publish and metadata is not None and entry.directory.sinks:
-            self._publish(entry, document)
+            run = entry.run
+            finished = run is not None and run.end_time is not None
+            if checkpoint and (run is None or finished):
+                return False
+            # Before the snapshot: a record counted after it must find the entry dirty again.
+            entry.dirty = False
+            if finished:
+                entry.next_checkpoint = _NEG_INF  # every late record marks the entry dirty
+            else:
+                entry.next_checkpoint = time.time() + entry.directory.interval
+            contribution = entry.tally.snapshot()
+            if run is not None:
+                contribution["suppressed_by_event_type"] = dict(run.suppressed_by_event_type)
+            metadata = run_metadata(run) if run is not None and run.owner else None
+            if metadata is not None:
+                metadata["checkpoint_interval_s"] = entry.directory.interval
+            try:
+                document = update_summary(
+                    entry.directory.path,
+                    entry.run_id,
+                    contribution,
+                    metadata,
+                    entry.directory.file_mode,
+                )
+            except Exception as exc:
+                entry.dirty = True
+                entry.directory.last_error = exc
+                if not final and not entry.directory.failure_reported:
+                    entry.directory.failure_reported = True
+                    _context._say(
+                        f"cannot write the summary of run {entry.run_id} to "
+                        f"{summary_path(entry.directory.path, entry.run_id)}: "
+                        f"{_describe_os_error(exc)}; trying again at each checkpoint "
+                        "and at the end of the run"
+                    )
+                return False
+            if publish and metadata is not None and entry.directory.sinks:
+                self._publish(entry, document)
+            return True
+        finally:
+            lock.release()
+
+    # the heartbeat ---------------------------------------------------------------------
+    def next_due(self) -> float | None:
+        """When the earliest ``running`` checkpoint falls due (``time.time()``), if any."""
+        with self.lock:
+            dues = [
+                entry.next_checkpoint
+                for directory in self.directories.values()
+                for entry in directory.entries.values()
+                if entry.run is not None and entry.run.end_time is None
+            ]
+        return min(dues) if dues else None
+
+    def due_entries(self, now: float) -> list[_Entry]:
+        with self.lock:
+            return [
+                entry
+                for directory in self.directories.values()
+                for entry in directory.entries.values()
+                if entry.run is not None
+                and entry.run.end_time is None
+                and entry.next_checkpoint <= now
+            ]
 
     @staticmethod
     def _publish(entry: _Entry, document: dict[str, Any]) -> None:
@@ -249,14 +379,131 @@ class _SummaryBook:
 _book = _SummaryBook()
 _book_registered = False
 
+#: The longest the heartbeat sleeps when no run is going: it is woken when one starts.
+_IDLE_WAIT = 60.0
+#: How long a fork waits for a checkpoint the heartbeat is writing.
+_FORK_WAIT = 2.0
+
+
+class _Heartbeat:
+    """A daemon thread that keeps the ``running`` checkpoints fresh, records or not.
+
+    A job working quietly for an hour (one long query, a big download) logs nothing,
+    so a checkpoint refreshed only by records would look dead; readers take a
+    ``running`` summary whose ``updated_at`` is older than a few
+    ``checkpoint_interval_s`` as lost. The thread sleeps until the earliest checkpoint
+    falls due and writes the due ones. It takes the book's lock only to find them,
+    never while writing, and a record that finds a checkpoint due leaves it to the
+    thread, so logging never waits for the thread's I/O. It starts with the first
+    summary handler (again in a forked child, lazily: threads do not survive a fork)
+    and stops when the process run ends.
+    """
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.wake = threading.Event()
+        self.stopped = False
+        #: Held while a checkpoint is written, so that a fork (which copies the open
+        #: descriptor of the directory lock into the child) waits for the write.
+        self.io_lock = threading.Lock()
+        self.fork_held = False
+
+    def alive(self) -> bool:
+        thread = self.thread
+        return thread is not None and thread.is_alive()
+
+    def ensure_started(self) -> None:
+        if self.thread is not None or self.stopped or _context._state.exiting:
+            self.wake.set()  # a new run may be due sooner than the thread sleeps
+            return
+        with _book.lock:
+            if self.thread is not None:
+                return
+            thread = threading.Thread(target=self._loop, name="runlogger-heartbeat", daemon=True)
+            self.thread = thread
+        try:
+            thread.start()
+        except RuntimeError:  # at interpreter shutdown: the record path still checkpoints
+            self.thread = None
+            self.stopped = True
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self.stopped = True
+        self.wake.set()
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self.stopped:
+            due = _book.next_due()
+            now = time.time()
+            delay = _IDLE_WAIT if due is None else max(0.0, due - now)
+            if delay > 0 and self.wake.wait(delay):
+                self.wake.clear()
+                continue  # woken: a new run or stop; look again
+            if self.stopped:
+                return
+            for entry in _book.due_entries(time.time()):
+                if self.stopped:
+                    return
+                # Never let the thread die: the next round retries.
+                with self.io_lock, contextlib.suppress(Exception):
+                    _book.write(entry, checkpoint=True)
+            # A write that keeps failing must not spin: its entry's next checkpoint
+            # was moved on by write() even when it failed.
+
+
+_heartbeat = _Heartbeat()
+
+
+def _before_fork() -> None:
+    _heartbeat.fork_held = _heartbeat.io_lock.acquire(timeout=_FORK_WAIT)
+
+
+def _after_fork_in_parent() -> None:
+    if _heartbeat.fork_held:
+        _heartbeat.fork_held = False
+        _heartbeat.io_lock.release()
+
+
+def refuse_reused_id(directory: Path, run: Run) -> None:
+    """Raise RunIdInUseError if ``run``'s chosen id already names another run here.
+
+    A run id names one run: a finished run's summary must not be overwritten, nor its
+    counts mixed into a new run's (a scheduler re-running a job under the same id).
+    A summary still ``running`` is not refused: its owner died without finishing it
+    (or a joined process wrote it first), and the new owner finishes that run.
+    """
+    if not (run.owner and run.id_chosen):
+        return
+    existing = _read_existing(summary_path(directory, run.run_id))
+    if existing is None or existing.get("run_id") != run.run_id:
+        return
+    status = existing.get("status")
+    if status not in ("completed", "failed", "terminated"):
+        return
+    where = summary_path(directory, run.run_id)
+    raise RunIdInUseError(
+        f"run id {run.run_id!r} already names a run ({status}, started "
+        f"{existing.get('start_time')}) in {where}; a re-run needs an id of its own "
+        "(e.g. with an attempt number), or remove that summary first."
+    )
+
 
 _fork_hook_registered = False
 
 
 def _after_fork_in_child() -> None:
-    """A forked child counts its own records from zero, under locks of its own."""
+    """A forked child counts its own records from zero, under locks of its own.
+
+    The parent's heartbeat thread did not come along: the child starts its own with
+    its first summary entry.
+    """
+    global _heartbeat
     _book.lock = threading.RLock()
     _book.forget_counts()
+    _heartbeat = _Heartbeat()
 
 
 def _register_book() -> None:
@@ -266,15 +513,21 @@ def _register_book() -> None:
             return
         _book_registered = True
         if not _fork_hook_registered and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_after_fork_in_child)
+            os.register_at_fork(
+                before=_before_fork,
+                after_in_parent=_after_fork_in_parent,
+                after_in_child=_after_fork_in_child,
+            )
             _fork_hook_registered = True
     _context.add_listener(_book)
 
 
 def reset_book() -> None:
-    """Forget every count and directory (for tests)."""
-    global _book, _book_registered, _environment_sinks
+    """Forget every count and directory, and stop the heartbeat (for tests)."""
+    global _book, _book_registered, _environment_sinks, _heartbeat
     _context.remove_listener(_book)
+    _heartbeat.stop()
+    _heartbeat = _Heartbeat()
     _book = _SummaryBook()
     _book_registered = False
     _environment_sinks = None
@@ -291,8 +544,10 @@ def checkpoint(run: Run) -> None:
             d.entries[run.run_id] for d in _book.directories.values() if run.run_id in d.entries
         ]
     for entry in entries:
-        if not (entry.run is not None and entry.run.finished):
-            _book.write(entry)
+        finished = entry.run is not None and entry.run.finished
+        if not finished and not _book.write(entry, wait=False):
+            entry.next_checkpoint = 0.0  # being written: the heartbeat writes it again
+            _heartbeat.wake.set()
 
 
 def note_logging_error(record: logging.LogRecord) -> None:
@@ -310,7 +565,37 @@ def note_logging_error(record: logging.LogRecord) -> None:
         pass
 
 
+def report_write_failure(handler: logging.Handler, where: object) -> bool:
+    """Say once, in one line, that ``handler`` cannot write; True if the error was an
+    OSError (a full disk, a lost mount, permissions) and is dealt with.
+
+    A full disk fails every record: a traceback each (stdlib's ``handleError``) buries
+    the program's own output. The first failure of each handler is reported, the rest
+    are only counted in the run's ``logging_errors``. Other errors (a bug) keep
+    stdlib's report. Like stdlib, nothing is printed when ``logging.raiseExceptions``
+    is false.
+    """
+    exc = sys.exc_info()[1]
+    if not isinstance(exc, OSError):
+        return False
+    if not getattr(handler, "_write_failure_reported", False):
+        handler._write_failure_reported = True  # type: ignore[attr-defined]
+        _context._say(
+            f"{type(handler).__name__} cannot write to {where}: {_describe_os_error(exc)}; "
+            "further failures of this handler are only counted in the run summary's "
+            "logging_errors"
+        )
+    return True
+
+
+def _describe_os_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"[Errno {exc.errno}] {exc.strerror}"
+    return repr(exc)
+
+
 def _flush_at_exit(_process_run: Run) -> None:
+    _heartbeat.stop()
     _book.flush()
 
 
@@ -394,7 +679,9 @@ class RunSummaryHandler(logging.Handler):
         prepare_directory(path, file_mode, stacklevel=2)
         if otel is not False:
             enable_otel(None if otel is True else otel)
-        ensure_process_run()
+        process_run = ensure_process_run()
+        if not _book.counts_run(path, process_run):
+            refuse_reused_id(path, process_run)
         super().__init__(level)
         self.directory = path
         self._closed = False
@@ -402,6 +689,8 @@ class RunSummaryHandler(logging.Handler):
         _context.add_exit_handler(_flush_at_exit)
         _context.add_after_exit_handler(_drain_sinks_at_exit)
         self._dir = _book.attach(path, file_mode, float(checkpoint_interval), run_sinks)
+        if process_run.owner and not process_run.finished:
+            _book.count_started(self._dir, process_run)
         if handle_signals:
             from ._signals import install_signal_handlers
 
@@ -426,6 +715,8 @@ class RunSummaryHandler(logging.Handler):
         checkpoint due, a record after its run has finished -- in :meth:`_after_count`.
         """
         try:
+            if _context._state.unannounced is not None:
+                _context.announce_process_run()  # before the first record: run_started
             attrs = record.__dict__
             run_id = attrs.get("run_id")
             if run_id is None:
@@ -436,6 +727,8 @@ class RunSummaryHandler(logging.Handler):
             event_type = attrs.get("event_type")
             if event_type is not None and type(event_type) is not str:
                 event_type = event_type_of(record)
+            elif event_type == "run_started" and self._started_again(entry, record):
+                return
             levelno = record.levelno
             queue = entry.tally.queue
             queue.append((levelno, record.levelname, event_type))
@@ -447,6 +740,18 @@ class RunSummaryHandler(logging.Handler):
             self.handleError(record)
 
     @staticmethod
+    def _started_again(entry: _Entry, record: logging.LogRecord) -> bool:
+        """Whether ``record`` is its run's ``run_started``, counted here already."""
+        run = entry.run
+        if run is None or record is not run.started_record:
+            return False
+        with _book.lock:
+            if entry.started_counted:
+                return True
+            entry.started_counted = True
+            return False
+
+    @staticmethod
     def _after_count(entry: _Entry, record: logging.LogRecord) -> None:
         tally = entry.tally
         if len(tally.queue) >= BATCH:
@@ -456,13 +761,15 @@ class RunSummaryHandler(logging.Handler):
         run = entry.run
         if run is not None and run.end_time is not None:  # finished: written at exit
             entry.dirty = True
-        elif record.created >= entry.next_checkpoint:
-            _book.write(entry)
+        elif record.created >= entry.next_checkpoint and not _heartbeat.alive():
+            _book.write(entry, wait=False)  # no heartbeat thread (yet): write it here
 
     def handleError(self, record: logging.LogRecord) -> None:
-        """Report as usual, and count the failure in the run's ``logging_errors``."""
+        """Count the failure in the run's ``logging_errors``; report it (see
+        :func:`report_write_failure`)."""
         note_logging_error(record)
-        super().handleError(record)
+        if not report_write_failure(self, self.directory):
+            super().handleError(record)
 
     def close(self) -> None:
         """Detach from the directory; the run (and its counts) go on. Idempotent."""

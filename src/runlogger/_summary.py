@@ -403,5 +403,6 @@ def summary_document(
         "argv": metadata.get("argv"),
         "trace_id": metadata.get("trace_id"),
         "attributes": metadata.get("attributes") or {},
+        "checkpoint_interval_s": metadata.get("checkpoint_interval_s"),
         "contributors": {key: dict(value) for key, value in contributors.items()},
     }

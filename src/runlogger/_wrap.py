@@ -20,7 +20,7 @@ from types import TracebackType
 from . import _context
 from ._console import ConsoleFormatter
 from ._context import RUN_DIR_ENV, RUN_ID_ENV, exit_status, start_process_run
-from ._errors import InvalidRunIdError
+from ._errors import InvalidRunIdError, RunIdInUseError
 from ._events import RunFileHandler
 from ._filter import RunContextFilter
 from ._handler import RunSummaryHandler
@@ -117,7 +117,10 @@ def run_target(
         return _fail(f"cannot use {runs_dir}: {exc.strerror or exc}")
     os.environ[RUN_DIR_ENV] = str(runs_dir)
     process_run.argv = [argv0, *args]
-    _configure(runs_dir, numeric_level)
+    try:
+        _configure(runs_dir, numeric_level)
+    except RunIdInUseError as exc:
+        return _fail(str(exc))
     install_signal_handlers()
 
     code = _run(target, args, module=module, argv0=argv0)
