@@ -344,3 +344,21 @@ def test_runlogger_does_not_import_opentelemetry_when_the_program_does_not(
         check_exit=0,
     )
     assert "LOADED []" in result.stdout, result.stdout
+
+
+def test_run_spans_without_a_tracer_provider_say_so_once(tmp_path: Path) -> None:
+    result = run_python(
+        """
+        import logging, runlogger
+        logging.root.addHandler(runlogger.RunSummaryHandler("runs"))
+        logging.root.addHandler(runlogger.RunSummaryHandler("runs"))
+        with runlogger.run("unrecorded") as run:
+            pass
+        print("TRACE", run.trace_id)
+        """,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        check_exit=0,
+    )
+    assert result.stderr.count("no OpenTelemetry TracerProvider is set up") == 1, result.stderr
+    assert "TRACE None" in result.stdout

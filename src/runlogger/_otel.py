@@ -356,6 +356,12 @@ def enable(provider: Any = None) -> None:
                     trace.set_tracer_provider(owned)
                     _state.owned_provider = owned
                     provider = owned
+                elif _state.listener is None:
+                    _report(
+                        "run spans are on but no OpenTelemetry TracerProvider is set up "
+                        "(set one up before configuring logging, or set OTEL_TRACES_EXPORTER): "
+                        "spans started before one is set are not recorded"
+                    )
         tracer = provider.get_tracer(_SCOPE, _version())
         listener = _state.listener
         if listener is None:
