@@ -362,3 +362,104 @@ def test_wrapper_events_begin_with_run_started(tmp_path: Path) -> None:
     assert events[0]["argv"] == ["job.py", "a"]
     assert events[0]["run_name"] == "job"
     assert sys.executable  # the wrapper ran in this interpreter
+
+
+# --- 16.6 queue recipes -------------------------------------------------------------------
+
+QUEUE_BY_HAND = """
+import atexit, logging, logging.handlers, queue
+import runlogger
+
+q = queue.Queue(-1)
+listener = logging.handlers.QueueListener(
+    q, runlogger.RunFileHandler("runs"), runlogger.RunSummaryHandler("runs")
+)
+handler = runlogger.RunQueueHandler(q, listener)
+handler.addFilter(runlogger.RunContextFilter())
+root = logging.getLogger()
+root.setLevel(logging.INFO)
+root.addHandler(handler)
+listener.start()
+atexit.register(listener.stop)              # runs before runlogger ends the run
+log = logging.getLogger("job")
+log.info("hello")
+try:
+    1 / 0
+except ZeroDivisionError:
+    log.exception("boom")
+print("ID", runlogger.current_run().run_id)
+"""
+
+QUEUE_DICTCONFIG = """
+import atexit, logging, logging.config
+import runlogger
+
+logging.config.dictConfig({
+    "version": 1,
+    "filters": {"run": {"()": "runlogger.RunContextFilter"}},
+    "handlers": {
+        "events": {"class": "runlogger.RunFileHandler", "directory": "runs"},
+        "summary": {"class": "runlogger.RunSummaryHandler", "directory": "runs"},
+        "queue": {"class": "runlogger.RunQueueHandler", "handlers": ["events", "summary"],
+                  "filters": ["run"]},
+    },
+    "root": {"level": "INFO", "handlers": ["queue"]},
+})
+listener = logging.getHandlerByName("queue").listener
+listener.start()
+atexit.register(listener.stop)
+log = logging.getLogger("job")
+log.info("hello")
+try:
+    1 / 0
+except ZeroDivisionError:
+    log.exception("boom")
+print("ID", runlogger.current_run().run_id)
+"""
+
+
+def _check_queue_run(tmp_path: Path, code: str) -> None:
+    result = run_python(code, cwd=tmp_path, check_exit=0)
+    run_id = _printed_id(result)
+    events = read_jsonl(tmp_path / "runs" / f"{run_id}.jsonl")
+    assert [e.get("event_type") or e["message"] for e in events] == [
+        "run_started",
+        "hello",
+        "boom",
+        "run_finished",
+    ]
+    boom = events[2]
+    assert boom["message"] == "boom"
+    assert boom["exc_type"] == "ZeroDivisionError"
+    assert str(boom["exc_info"]).startswith("Traceback")
+    summary = read_summary(tmp_path / "runs", run_id)
+    assert summary["status"] == "completed"
+    assert summary["event_count"] == 4
+    assert summary["counts_by_event_type"] == {"run_started": 1, "run_finished": 1}
+    assert summary["first_error"]["exc_type"] == "ZeroDivisionError"
+    assert summary["first_error"]["message"] == "boom"
+
+
+def test_queue_listener_by_hand_loses_nothing(tmp_path: Path) -> None:
+    _check_queue_run(tmp_path, QUEUE_BY_HAND)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="dictConfig builds listeners from 3.12")
+def test_queue_handler_from_dictconfig_loses_nothing(tmp_path: Path) -> None:
+    _check_queue_run(tmp_path, QUEUE_DICTCONFIG)
+
+
+def test_queue_handler_copies_the_record_it_prepares() -> None:
+    import logging
+
+    from runlogger import RunQueueHandler
+
+    try:
+        1 / 0  # noqa: B018
+    except ZeroDivisionError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed %s", ("x",), exc_info)
+    prepared = RunQueueHandler(None).prepare(record)
+    assert (prepared.msg, prepared.args, prepared.exc_info) == ("failed x", None, None)
+    assert prepared.exc_type == "ZeroDivisionError"  # type: ignore[attr-defined]
+    assert (record.msg, record.args, record.exc_info) == ("failed %s", ("x",), exc_info)

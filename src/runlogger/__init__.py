@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ._formatter import RunJsonFormatter
     from ._handler import RunSummaryHandler
     from ._progress import track
+    from ._queue import RunQueueHandler
     from ._sampling import RunSampleFilter
 
 #: Names whose modules are imported on first use: python-json-logger, pathlib and the
@@ -42,6 +43,7 @@ _LAZY = {
     "RunFileHandler": "._events",
     "RunJsonFormatter": "._formatter",
     "RunSummaryHandler": "._handler",
+    "RunQueueHandler": "._queue",
     "RunSampleFilter": "._sampling",
     "track": "._progress",
 }
@@ -70,6 +72,7 @@ __all__ = [
     "RunIdInUseError",
     "RunJsonFormatter",
     "RunNotFoundError",
+    "RunQueueHandler",
     "RunSampleFilter",
     "RunSink",
     "RunSummaryHandler",

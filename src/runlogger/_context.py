@@ -542,6 +542,9 @@ def started_record(run: Run) -> logging.LogRecord | None:
         return None
     record.created = run.start_time
     record.msecs = (run.start_time - int(run.start_time)) * 1000
+    # Marks the one record (and the copies a QueueHandler makes of it) that handlers
+    # which took it at creation skip when it is logged; "_" keys are not written out.
+    record._runlogger_started = run.run_id
     with _state.lock:
         if run.started_record is None:
             run.started_record = record

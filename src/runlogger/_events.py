@@ -101,8 +101,8 @@ class RunFileHandler(logging.Handler):
         # write): the next record must not be glued to the fragment.
         self._torn: set[int] = set()
         self._fd_lock = threading.Lock()
-        #: The process run's ``run_started``, once this handler wrote it itself.
-        self._started: logging.LogRecord | None = None
+        #: The process run whose ``run_started`` this handler wrote itself.
+        self._started: str | None = None
         self.setFormatter(formatter)
         _track(self)
         if process_run.owner and not process_run.finished:
@@ -145,8 +145,10 @@ class RunFileHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            if record is self._started:
-                return  # the run's start: written when this handler was created
+            if self._started is not None and (
+                record.__dict__.get("_runlogger_started") == self._started
+            ):
+                return  # the run's start (or a queued copy): written when this was created
             if _state.unannounced is not None:
                 announce_process_run()  # before the first record: run_started
             line = (self.format(record) + "\n").encode("utf-8", "surrogatepass")
@@ -170,7 +172,7 @@ class RunFileHandler(logging.Handler):
         record = started_record(process_run)
         if record is None:
             return
-        self._started = record
+        self._started = process_run.run_id
         try:
             fd = self._fd_for(process_run.run_id)
             if os.fstat(fd).st_size == 0:

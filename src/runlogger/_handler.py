@@ -741,9 +741,9 @@ class RunSummaryHandler(logging.Handler):
 
     @staticmethod
     def _started_again(entry: _Entry, record: logging.LogRecord) -> bool:
-        """Whether ``record`` is its run's ``run_started``, counted here already."""
-        run = entry.run
-        if run is None or record is not run.started_record:
+        """Whether ``record`` is its run's ``run_started`` (or a queued copy of it),
+        counted here already."""
+        if record.__dict__.get("_runlogger_started") != entry.run_id:
             return False
         with _book.lock:
             if entry.started_counted:

@@ -301,6 +301,9 @@ def _first_error(record: logging.LogRecord) -> dict[str, Any]:
         from ._context import qualified_name
 
         exc_type = qualified_name(record.exc_info[0])
+    else:  # a record that crossed a queue (RunQueueHandler) names its exception
+        named = record.__dict__.get("exc_type")
+        exc_type = _safe_text(named, 200) if isinstance(named, str) else None
     return {
         "timestamp": utc_timestamp(record.created),
         "logger": record.name,
