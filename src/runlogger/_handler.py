@@ -16,11 +16,11 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _context, _sinks
+from . import _context, _destinations, _sinks
 from ._context import Run, current_run_if_started, ensure_process_run
 from ._errors import RunIdInUseError
 from ._otel import enable as enable_otel
@@ -532,6 +532,7 @@ def reset_book() -> None:
     _book_registered = False
     _environment_sinks = None
     _sinks.reset()
+    _destinations.reset()
 
 
 def checkpoint(run: Run) -> None:
@@ -610,14 +611,20 @@ def _drain_sinks_at_exit(_process_run: Run) -> None:
 _environment_sinks: list[RunSink] | None = None
 
 
-def _configured_sinks(sinks: Iterable[object] | None) -> list[RunSink]:
-    """The handler's ``sinks`` argument loaded, followed by those of the environment."""
+def _configured_sinks(
+    sinks: Iterable[object] | None, destinations: dict[str, Any] | None = None
+) -> list[RunSink]:
+    """The handler's ``sinks`` argument loaded and its built-in ``destinations`` (keyword
+    arguments of :func:`runlogger._destinations.destinations`), then the environment's."""
     global _environment_sinks
     if isinstance(sinks, (str, bytes)) or (sinks is not None and hasattr(sinks, "publish")):
         sinks = [sinks]
     loaded = [load_sink(spec) for spec in sinks or ()]
+    loaded += _destinations.destinations(**(destinations or {}))
     if _environment_sinks is None:
-        _environment_sinks = sinks_from_environment()
+        _environment_sinks = (
+            sinks_from_environment() + _destinations.destinations_from_environment()
+        )
     return loaded + _environment_sinks
 
 
@@ -646,6 +653,12 @@ class RunSummaryHandler(logging.Handler):
     With ``otel=True`` (or ``$RUNLOGGER_OTEL=1``) every run is also an OpenTelemetry
     span, current while the run is; ``otel`` may also be the TracerProvider to use.
     Once on, it stays on for the process (see README, "Traces and log platforms").
+
+    Built-in destinations (each a sink; see the README's "Alerts" section):
+    ``pushgateway`` (a URL), ``textfile_dir`` (node_exporter's textfile directory),
+    ``prom_labels`` (``"env=prod,team=data"`` or a mapping; default
+    ``$RUNLOGGER_PROM_LABELS``), ``webhook`` (URLs), ``ping_url`` (a healthchecks.io
+    check). The ``RUNLOGGER_*`` variables of the same names add theirs.
     """
 
     def __init__(
@@ -658,6 +671,11 @@ class RunSummaryHandler(logging.Handler):
         handle_signals: bool = False,
         sinks: Iterable[object] | None = None,
         otel: object = None,
+        pushgateway: str | None = None,
+        textfile_dir: str | os.PathLike[str] | None = None,
+        prom_labels: str | Mapping[str, str] | None = None,
+        webhook: str | Iterable[str] | None = None,
+        ping_url: str | None = None,
     ) -> None:
         if not isinstance(file_mode, int) or not 0 <= file_mode <= 0o777:
             raise ValueError(
@@ -671,7 +689,16 @@ class RunSummaryHandler(logging.Handler):
         # Everything that can fail comes before Handler.__init__, which registers the
         # handler for logging.shutdown(): a refused handler must leave nothing behind.
         path = resolve_directory(directory)
-        run_sinks = _configured_sinks(sinks)
+        run_sinks = _configured_sinks(
+            sinks,
+            {
+                "pushgateway": pushgateway,
+                "textfile_dir": textfile_dir,
+                "prom_labels": prom_labels,
+                "webhook": webhook,
+                "ping_url": ping_url,
+            },
+        )
         if otel is None:
             otel = otel_from_environment()
         if otel is not False and otel is not True and not hasattr(otel, "get_tracer"):
