@@ -160,3 +160,15 @@ def test_an_unnamed_nested_run_writes_no_textfile(tmp_path: Path) -> None:
     sink = TextfileSink(tmp_path)
     sink.publish("finished", {**_summary(1, "completed"), "name": None, "parent_run_id": "p"})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_summarys_own_overflow_is_added_to_other(tmp_path: Path) -> None:
+    sink = TextfileSink(tmp_path)
+    sink.publish("checkpoint", {**_summary(1), "counts_by_event_type": {"a": 2, "(other)": 7}})
+    samples = _samples(tmp_path / "runlogger_big.prom")
+    labels = (("event_type", "_other"), ("job", "big"))
+    assert samples[("runlogger_run_events_total", labels)] == 7
+    assert (
+        "runlogger_run_events_total",
+        (("event_type", "(other)"), ("job", "big")),
+    ) not in samples

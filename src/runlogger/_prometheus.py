@@ -40,6 +40,7 @@ from typing import Any
 from ._errors import MissingBackendError
 from ._http import check_url, redact_url, request, request_timeout
 from ._sinks import RunEvent
+from ._summary import OTHER_EVENT_TYPE as SUMMARY_OTHER
 
 __all__ = [
     "EVENT_TYPE_CAP",
@@ -58,6 +59,8 @@ PROM_LABELS_ENV = "RUNLOGGER_PROM_LABELS"
 #: :data:`OTHER_EVENT_TYPE`, so a bad event type cannot explode the series count.
 EVENT_TYPE_CAP = 50
 OTHER_EVENT_TYPE = "_other"
+#: Names already standing for many event types: ours, and the summary's.
+_OVERFLOW = frozenset({OTHER_EVENT_TYPE, SUMMARY_OTHER})
 STATUSES = ("running", "completed", "failed", "terminated")
 STANDARD_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: Families sent only when a run finishes (a failed run leaves last_success alone).
@@ -170,19 +173,21 @@ def capped_event_counts(counts: object, cap: int = EVENT_TYPE_CAP) -> dict[str, 
 
     ``_other`` is always there (0 when nothing overflowed): a Pushgateway ``POST``
     replaces a family only when it holds a sample, and the previous run's event types
-    must not linger.
+    must not linger. The summary's own overflow, ``(other)``, is added to it.
     """
     items = sorted(
         (
             (str(name), _count(value))
             for name, value in (counts.items() if isinstance(counts, Mapping) else ())
-            if str(name) != OTHER_EVENT_TYPE
+            if str(name) not in _OVERFLOW
         ),
         key=lambda item: (-item[1], item[0]),
     )
     kept = dict(items[:cap])
-    other = counts.get(OTHER_EVENT_TYPE) if isinstance(counts, Mapping) else None
-    kept[OTHER_EVENT_TYPE] = _count(other) + sum(value for _name, value in items[cap:])
+    folded = (
+        sum(_count(counts.get(name)) for name in _OVERFLOW) if isinstance(counts, Mapping) else 0
+    )
+    kept[OTHER_EVENT_TYPE] = folded + sum(value for _name, value in items[cap:])
     return kept
 
 
