@@ -7,13 +7,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import runlogger
 from http_recorder import http_recorder
-from runlogger import MissingBackendError, _http
+from runlogger import MissingBackendError, _destinations, _http, _sinks
 from support import clean_env, communicate, read_summary, run_python
 
 JOB_SCRIPT = """
@@ -199,20 +198,16 @@ def test_the_missing_prometheus_extra_is_named(
         runlogger.RunSummaryHandler(runs_dir, pushgateway="http://127.0.0.1:9091")
 
 
-def test_handler_arguments_and_environment_share_one_sink_per_destination(
-    runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+def test_arguments_and_environment_naming_one_destination_make_one_sink(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with http_recorder() as server:
-        monkeypatch.setenv("RUNLOGGER_PING_URL", server.base + "/p")
-        first = runlogger.RunSummaryHandler(runs_dir, ping_url=server.base + "/p")
-        second = runlogger.RunSummaryHandler(runs_dir, ping_url=server.base + "/p/")
-        try:
-            workers: list[Any] = first._dir.sinks.workers()
-            assert [w.label for w in workers] == [f"ping {server.base}/***"]
-            assert second._dir is first._dir
-        finally:
-            first.close()
-            second.close()
+    """Two handlers, or a handler argument and the variable, must not ping twice."""
+    monkeypatch.setenv("RUNLOGGER_PING_URL", "http://127.0.0.1:9/p")
+    from_environment = _destinations.destinations_from_environment()
+    from_argument = _destinations.destinations(ping_url="http://127.0.0.1:9/p/")
+    assert len(from_environment) == 1
+    assert from_argument[0] is from_environment[0]
+    assert _sinks.sink_label(from_argument[0]) == "ping http://127.0.0.1:9/***"
 
 
 def test_redacted_urls_keep_only_scheme_host_and_port() -> None:
