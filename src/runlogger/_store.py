@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import stat
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -31,8 +33,10 @@ except ImportError:  # pragma: no cover - Windows: one writer per run is assumed
 __all__ = [
     "DEFAULT_DIR",
     "DEFAULT_FILE_MODE",
+    "DIRECTORY_LOCK_TIMEOUT",
     "contributor_key",
     "events_path",
+    "lock_deadline",
     "read_contributors",
     "remove_stale_temp_files",
     "resolve_directory",
@@ -99,22 +103,49 @@ def write_json_atomic(path: Path, document: Mapping[str, Any], file_mode: int) -
         raise
 
 
+#: Seconds a summary write waits for the directory lock. Writers hold it for one
+#: read-merge-write (milliseconds), so only a stuck process holds it longer; the write then
+#: goes ahead without it (a concurrent writer's share may be overwritten until its next
+#: write) rather than hang the job. The kernel drops the lock of a process that dies.
+DIRECTORY_LOCK_TIMEOUT = 10.0
+#: After a wait timed out, later writes to that directory wait this long at most, until
+#: one gets the lock again: a stuck holder must not cost every checkpoint ten seconds.
+STUCK_LOCK_WAIT = 0.5
+
 #: Directories whose lock this thread holds: taken again (a multiprocessing child's
 #: SIGTERM handler writing while the code it interrupted held it) it must not wait on
-#: itself.
+#: itself. ``deadline`` (monotonic seconds), when set, bounds every wait of this thread.
 _held = threading.local()
+#: Directories whose lock timed out and has not been had since; those reported once.
+_stuck: set[Path] = set()
+_reported_stuck: set[Path] = set()
+
+
+@contextlib.contextmanager
+def lock_deadline(deadline: float) -> Iterator[None]:
+    """Make this thread's directory-lock waits end by ``deadline`` (``time.monotonic``)."""
+    previous = getattr(_held, "deadline", None)
+    _held.deadline = deadline if previous is None else min(previous, deadline)
+    try:
+        yield
+    finally:
+        _held.deadline = previous
 
 
 @contextlib.contextmanager
 def _directory_lock(directory: Path) -> Iterator[None]:
-    """Exclusive ``flock`` on the directory, for one read-merge-write of a summary."""
+    """Exclusive ``flock`` on the directory, for one read-merge-write of a summary.
+
+    Waited for at most :data:`DIRECTORY_LOCK_TIMEOUT` (see there); the write goes ahead
+    without it when the time is up or the file system has no locks.
+    """
     held: set[Path] = _held.__dict__.setdefault("directories", set())
     if fcntl is None or directory in held:
         yield
         return
     fd = os.open(directory, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _lock_within(fd, directory)
         held.add(directory)
         try:
             yield
@@ -122,6 +153,67 @@ def _directory_lock(directory: Path) -> Iterator[None]:
             held.discard(directory)
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _lock_within(fd: int, directory: Path) -> bool:
+    """Take the lock on ``fd``, polling, within the bound; True if it was had.
+
+    ``LOCK_NB`` polling instead of a blocking ``flock``: a blocked call cannot be given a
+    timeout, and the sleeps between tries let a signal handler run on this thread.
+    """
+    now = time.monotonic()
+    deadline = now + (STUCK_LOCK_WAIT if directory in _stuck else DIRECTORY_LOCK_TIMEOUT)
+    own = getattr(_held, "deadline", None)
+    if own is not None:
+        deadline = min(deadline, own)
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            time.sleep(min(pause, deadline - now))
+            pause = min(pause * 2, 0.05)
+        except OSError:  # no flock on this file system: write as if there were no others
+            return False
+        else:
+            _stuck.discard(directory)
+            return True
+    _stuck.add(directory)
+    if directory not in _reported_stuck:
+        _reported_stuck.add(directory)
+        holder = _lock_holder(fd)
+        _report_line(
+            f"the lock of {directory} is held by {holder or 'another process'} for too long; "
+            "summaries are written without it until it is free"
+        )
+    return False
+
+
+def _lock_holder(fd: int) -> str | None:
+    """``pid N`` of the process holding ``fd``'s file lock, from Linux's /proc/locks."""
+    try:
+        info = os.fstat(fd)
+        inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+        with open("/proc/locks", encoding="ascii", errors="replace") as stream:
+            for line in stream:
+                fields = line.split()
+                if "FLOCK" in fields and inode in fields and "->" not in fields:  # not a waiter
+                    pid = fields[fields.index(inode) - 1]
+                    if pid.isdigit():
+                        return f"pid {pid}"
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _report_line(text: str) -> None:
+    """One line on stderr, as :func:`runlogger._context._report` does for failures."""
+    if logging.raiseExceptions and sys.stderr is not None:
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"runlogger: {text}\n")
 
 
 def _read_existing(path: Path) -> dict[str, Any] | None:
