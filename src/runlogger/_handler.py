@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -593,6 +593,47 @@ def _describe_os_error(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"[Errno {exc.errno}] {exc.strerror}"
     return repr(exc)
+
+
+@contextlib.contextmanager
+def locks_for_hand_over(deadline: float) -> Iterator[bool]:
+    """Hold the locks a child's hand-over takes, each waited for until ``deadline``.
+
+    Yields whether all of them were had. They are re-entrant, so the hand-over's own code
+    takes them again without waiting; a thread that keeps one (stuck, or parked by the
+    signal) then costs the hand-over, never the process's exit. Taken in the order the
+    rest of the code nests them: the book, the run state, the tallies.
+    """
+    held: list[Any] = []
+
+    def take(lock: Any) -> bool:
+        if lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            held.append(lock)
+            return True
+        return False
+
+    try:
+        complete = take(_book.lock) and take(_context._state.lock)
+        if complete:
+            tallies = [
+                entry.tally for d in _book.directories.values() for entry in d.entries.values()
+            ]
+            complete = all(take(tally._lock) for tally in tallies)
+        yield complete
+    finally:
+        for lock in reversed(held):
+            lock.release()
+
+
+def unwritten_estimate() -> int:
+    """About how many records this process counted, read without any lock (for a report
+    when the hand-over had to be given up: the counts may be mid-update)."""
+    total = 0
+    for directory in list(_book.directories.values()):
+        for entry in list(directory.entries.values()):
+            with contextlib.suppress(Exception):
+                total += len(entry.tally.queue) + sum(list(entry.tally._counts.values()))
+    return total
 
 
 def _flush_at_exit(_process_run: Run) -> None:

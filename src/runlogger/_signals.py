@@ -9,16 +9,20 @@ the application ignores (``SIG_IGN``) is left alone.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import logging
 import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
-from . import _context
+from . import _context, _store
 
 __all__ = ["exit_on_sigterm", "hand_over", "install_signal_handlers"]
 
@@ -83,48 +87,148 @@ def install_signal_handlers(names: Iterable[str] = ("SIGTERM", "SIGINT")) -> boo
 # counts. Raising from a Python-level handler is not safe there (raised inside a
 # multiprocessing lock's __enter__/__exit__ it leaves the lock, shared with the parent,
 # taken), and such a handler may not run at all while the worker is blocked on that lock
-# (the signal can land just before the blocking call). So the C-level handler's wakeup
-# file descriptor wakes a thread of the child's own, which writes the child's share of the
-# counts and ends the process with status 143, as the default action would have. The
-# Python-level handler does the same when it gets to run first.
+# (the signal can land just before the blocking call). So a child hands its counts over
+# and ends itself with ``os._exit(143)``, the status the default action gives, from one
+# of two places:
+#
+# - the Python-level handler, on the main thread. It runs between two bytecodes, maybe in
+#   the middle of a logging call (a record written to the events file, not yet counted)
+#   or of runlogger's own bookkeeping; then it waits, with a profile hook, for that
+#   call to return, and hands over right after it: the counts match the lines written.
+# - a thread of the child's own, woken by the C-level handler's wakeup file descriptor,
+#   when the main thread has not taken the hand-over within _GRACE (blocked in C code).
+#
+# Whichever comes first takes it (once); every lock it needs is waited for with a bound
+# (HAND_OVER_TIMEOUT) and the thread watching the wakeup fd ends the process after
+# EXIT_TIMEOUT whatever happens, so no worker outlives its SIGTERM by more than that.
 
+#: Seconds a hand-over waits, all together, for runlogger's locks (and the directory's);
+#: when they are not had by then the counts are given up (and reported on stderr).
+HAND_OVER_TIMEOUT = 2.0
+#: Seconds from a child's SIGTERM to its exit at the latest, whatever it was doing.
+EXIT_TIMEOUT = 3.0
+#: How long the watching thread leaves the main thread to take the hand-over first.
+_GRACE = 0.2
+
+#: Code whose frames on the main thread mean "in the middle of a logging call": the
+#: dispatch of a record to the handlers, and runlogger's counting and writing.
+_LOGGING_INIT = os.path.join(os.path.dirname(logging.__file__), "__init__.py")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_BOOKKEEPING = frozenset(
+    os.path.join(_HERE, name) for name in ("_events.py", "_handler.py", "_store.py", "_summary.py")
+)
+
+
+class _HandOver:
+    """One child's hand-over: taken once, by whichever thread comes first."""
+
+    def __init__(self) -> None:
+        self.tickets = itertools.count()  # next() is atomic: the first caller gets 0
+        self.taken = threading.Event()
+        self.done = threading.Event()
+
+
+_hand_over = _HandOver()
 _handing_over = threading.local()
-_hand_over_lock = threading.RLock()
-_handed_over = False
+
+
+def _take() -> bool:
+    handover = _hand_over
+    if next(handover.tickets) != 0:
+        return False
+    handover.taken.set()
+    return True
 
 
 def hand_over() -> None:
     """Write this child's share of the counts, once (also the child's exit finalizer)."""
-    global _handed_over
-    with _hand_over_lock:
-        if _handed_over:
-            return
-        _handed_over = True
-        _handing_over.active = True
-        try:
-            _context._at_exit()
-        finally:
-            _handing_over.active = False
+    if _take():
+        _write_share("at exit")
 
 
-def _end_child(signum: int) -> None:
-    _mark_terminated(signum)
+def _write_share(when: str) -> None:
+    """Finish the child's runs (writing its counts) within HAND_OVER_TIMEOUT for locks."""
+    deadline = time.monotonic() + HAND_OVER_TIMEOUT
+    _handing_over.active = True
     try:
-        hand_over()
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
+        handler = sys.modules.get("runlogger._handler")
+        if handler is None:  # no summary handler: nothing counted, nothing to write
+            _context._at_exit()
+            return
+        with handler.locks_for_hand_over(deadline) as complete:
+            if complete:
+                with _store.lock_deadline(deadline):
+                    _context._at_exit()
+                return
+        _store._report_line(
+            f"process {os.getpid()} gave up handing its counts over {when}: runlogger's "
+            f"locks stayed taken for {HAND_OVER_TIMEOUT:g} s; about "
+            f"{handler.unwritten_estimate()} records it counted are missing from the summary"
+        )
+    except Exception as exc:
+        _context._report(f"could not hand the counts over {when}", exc)
+    finally:
+        _handing_over.active = False
+        _flush_standard_streams()
+        _hand_over.done.set()
+
+
+def _flush_standard_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(Exception):  # "reentrant call" inside a print
                 stream.flush()
+
+
+def _end_here(signum: int) -> None:
+    """Hand over on this thread (or wait for the thread that does), then exit."""
+    try:
+        if _take():
+            _write_share("on " + signal.Signals(signum).name)
+        else:
+            _hand_over.done.wait(EXIT_TIMEOUT)
     except BaseException:  # nothing may stop the exit
         pass
     finally:
         os._exit(128 + signum)
 
 
+def _in_logging_call(frame: FrameType | None) -> FrameType | None:
+    """The outermost frame of a logging call or of runlogger's bookkeeping, if any."""
+    found = None
+    while frame is not None:
+        code = frame.f_code
+        filename = code.co_filename
+        if filename in _BOOKKEEPING or (
+            filename == _LOGGING_INIT and code.co_name == "callHandlers"
+        ):
+            found = frame
+        frame = frame.f_back
+    return found
+
+
+def _end_after(call: FrameType, signum: int) -> bool:
+    """End the process when ``call`` returns (a profile hook); False if one cannot be set."""
+    if sys.getprofile() is not None:
+        return False  # a profiler is running: do not take its hook away
+
+    def returned(frame: FrameType, event: str, _arg: Any) -> None:
+        if event == "return" and frame is call:
+            sys.setprofile(None)
+            _end_here(signum)
+
+    sys.setprofile(returned)
+    return True
+
+
 def _on_child_sigterm(signum: int, frame: FrameType | None) -> None:
+    _mark_terminated(signum)
     if getattr(_handing_over, "active", False):
-        _mark_terminated(signum)
         return  # this thread is writing the counts already: let it finish
-    _end_child(signum)
+    call = _in_logging_call(frame)
+    if call is not None and _end_after(call, signum):
+        return
+    _end_here(signum)
 
 
 def _watch_wakeup_fd(read_fd: int) -> None:
@@ -138,14 +242,24 @@ def _watch_wakeup_fd(read_fd: int) -> None:
         if not data:
             return
         if signal.SIGTERM in data:
-            _end_child(signal.SIGTERM)
+            deadline = time.monotonic() + EXIT_TIMEOUT
+            _mark_terminated(signal.SIGTERM)
+            if not _hand_over.taken.wait(_GRACE) and _take():
+                # On a thread of its own: this one must stay free to end the process.
+                threading.Thread(
+                    target=_write_share,
+                    args=("on SIGTERM",),
+                    name="runlogger-hand-over",
+                    daemon=True,
+                ).start()
+            _hand_over.done.wait(max(0.0, deadline - time.monotonic()))
+            os._exit(128 + signal.SIGTERM)
 
 
 def exit_on_sigterm() -> None:
     """In a multiprocessing child: SIGTERM hands the counts over before the process ends."""
-    global _handed_over, _hand_over_lock
-    _handed_over = False  # a new child: nothing handed over yet, whatever its parent did
-    _hand_over_lock = threading.RLock()
+    global _hand_over
+    _hand_over = _HandOver()  # a new child: nothing handed over yet, whatever its parent did
     try:
         if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
             return  # the application handles SIGTERM itself
