@@ -26,10 +26,12 @@ from ._errors import RunIdInUseError
 from ._otel import enable as enable_otel
 from ._otel import otel_from_environment
 from ._rundir import prepare_directory
+from ._signals import register_hand_over
 from ._sinks import RunEvent, RunSink, SinkSet, drain, load_sink, sinks_from_environment
 from ._store import (
     DEFAULT_FILE_MODE,
     _read_existing,
+    lock_deadline,
     read_contributors,
     resolve_directory,
     summary_path,
@@ -520,6 +522,7 @@ def _register_book() -> None:
             )
             _fork_hook_registered = True
     _context.add_listener(_book)
+    register_hand_over(locks_for_hand_over, unwritten_estimate)
 
 
 def reset_book() -> None:
@@ -602,7 +605,8 @@ def locks_for_hand_over(deadline: float) -> Iterator[bool]:
     Yields whether all of them were had. They are re-entrant, so the hand-over's own code
     takes them again without waiting; a thread that keeps one (stuck, or parked by the
     signal) then costs the hand-over, never the process's exit. Taken in the order the
-    rest of the code nests them: the book, the run state, the tallies.
+    rest of the code nests them: the book, the run state, the tallies; the directory lock
+    is waited for until the same deadline.
     """
     held: list[Any] = []
 
@@ -619,7 +623,8 @@ def locks_for_hand_over(deadline: float) -> Iterator[bool]:
                 entry.tally for d in _book.directories.values() for entry in d.entries.values()
             ]
             complete = all(take(tally._lock) for tally in tallies)
-        yield complete
+        with lock_deadline(deadline):
+            yield complete
     finally:
         for lock in reversed(held):
             lock.release()

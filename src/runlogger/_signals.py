@@ -19,12 +19,13 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from types import FrameType
 from typing import Any
 
-from . import _context, _store
+from . import _context
 
-__all__ = ["exit_on_sigterm", "hand_over", "install_signal_handlers"]
+__all__ = ["exit_on_sigterm", "hand_over", "install_signal_handlers", "register_hand_over"]
 
 _Handler = Callable[[int, FrameType | None], Any]
 
@@ -146,25 +147,39 @@ def hand_over() -> None:
         _write_share("at exit")
 
 
+#: Registered by the summary handler's module (above this one): holds its locks for a
+#: hand-over until a deadline, yielding whether all were had; and about how many records
+#: this process counted, for the report when they were not.
+_hold_locks: Callable[[float], AbstractContextManager[bool]] | None = None
+_estimate_counted: Callable[[], int] | None = None
+
+
+def register_hand_over(
+    hold_locks: Callable[[float], AbstractContextManager[bool]], estimate: Callable[[], int]
+) -> None:
+    global _hold_locks, _estimate_counted
+    _hold_locks, _estimate_counted = hold_locks, estimate
+
+
 def _write_share(when: str) -> None:
     """Finish the child's runs (writing its counts) within HAND_OVER_TIMEOUT for locks."""
     deadline = time.monotonic() + HAND_OVER_TIMEOUT
     _handing_over.active = True
     try:
-        handler = sys.modules.get("runlogger._handler")
-        if handler is None:  # no summary handler: nothing counted, nothing to write
+        hold_locks, estimate = _hold_locks, _estimate_counted
+        if hold_locks is None or estimate is None:  # no summary handler: nothing counted
             _context._at_exit()
             return
-        with handler.locks_for_hand_over(deadline) as complete:
+        with hold_locks(deadline) as complete:
             if complete:
-                with _store.lock_deadline(deadline):
-                    _context._at_exit()
+                _context._at_exit()
                 return
-        _store._report_line(
-            f"process {os.getpid()} gave up handing its counts over {when}: runlogger's "
-            f"locks stayed taken for {HAND_OVER_TIMEOUT:g} s; about "
-            f"{handler.unwritten_estimate()} records it counted are missing from the summary"
-        )
+        if sys.stderr is not None:
+            sys.stderr.write(
+                f"runlogger: process {os.getpid()} gave up handing its counts over {when}: "
+                f"runlogger's locks stayed taken for {HAND_OVER_TIMEOUT:g} s; about "
+                f"{estimate()} records it counted are missing from the summary\n"
+            )
     except Exception as exc:
         _context._report(f"could not hand the counts over {when}", exc)
     finally:
