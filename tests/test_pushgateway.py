@@ -208,6 +208,7 @@ def test_a_run_killed_by_sigterm_shows_running_then_terminated(
             time.sleep(0.05)
         assert _status(samples) == "running"
         assert _value(samples, "runlogger_run_progress_total") == 10
+        assert _value(samples, "runlogger_run_checkpoint_interval_seconds") == 30
         assert _value(samples, "runlogger_run_last_success_timestamp_seconds") == pytest.approx(
             _epoch(first["end_time"])
         )

@@ -241,6 +241,11 @@ def metric_families(
         "When the run last reported its state (start, checkpoint, finish), in Unix seconds.",
         math.nan if updated is None else updated,
     )
+    gauge(
+        "runlogger_run_checkpoint_interval_seconds",
+        "Seconds between the run's checkpoints: a running run not updated for 3 of them is lost.",
+        _number(summary.get("checkpoint_interval_s")),
+    )
     by_label(
         GaugeMetricFamily,
         "runlogger_run_status",
