@@ -225,11 +225,17 @@ def _describe_exception(exc: BaseException) -> dict[str, str]:
 
 
 def exit_status(code: object) -> int:
-    """The process exit status that ``SystemExit(code)`` produces."""
+    """The process exit status that ``SystemExit(code)`` produces, as the OS reports it.
+
+    ``True`` is 1; an integer is cut to its low byte as by ``exit()`` (256 -> 0, -1 -> 255),
+    one beyond a C long becomes 255 as in CPython; anything else (a message) is 1.
+    """
     if code is None:
         return 0
     if isinstance(code, int):
-        return code
+        if not -(2**63) <= code < 2**63:
+            return 255
+        return int(code) & 0xFF if os.name == "posix" else int(code)
     return 1
 
 

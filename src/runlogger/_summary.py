@@ -379,7 +379,7 @@ def summary_document(
 ) -> dict[str, Any]:
     """Assemble the summary in the documented key order."""
     totals = merge_contributions(contributors.values())
-    return {
+    document: dict[str, Any] = {
         "schema": SCHEMA,
         "run_id": metadata["run_id"],
         "name": metadata.get("name"),
@@ -409,3 +409,7 @@ def summary_document(
         "checkpoint_interval_s": metadata.get("checkpoint_interval_s"),
         "contributors": {key: dict(value) for key, value in contributors.items()},
     }
+    if metadata.get("counts_incomplete"):
+        # Set by ``runlogger run`` when it finished the run of a program that died first.
+        document["counts_incomplete"] = True
+    return document
