@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import gc
 import json
+import logging
 import math
 import os
 import shutil
@@ -76,17 +77,24 @@ examples:
 {_ENVIRONMENT_HELP}"""
 
 _RUN_USAGE = (
-    "runlogger run [-h] [--name N] [--run-id ID] [--dir D] [--level L] "
-    "(SCRIPT.py | -m MODULE) [ARGS ...]"
+    "runlogger run [-h] [--name N] [--run-id ID] [--dir D] [--level L] [--stderr-level L] "
+    "(SCRIPT.py | -m MODULE | -- CMD) [ARGS ...]"
 )
 _RUN_DESCRIPTION = """\
 Run an unmodified Python script (or module, with -m) as one run: its logging records go
 as JSON lines to DIR/RUN_ID.jsonl and as readable lines with the run id to stderr, and
 DIR/RUN_ID.json gets the run's summary. Exits with the script's own exit status.
+The program runs in a child process the wrapper waits for: if it dies (os._exit, a
+crash, SIGKILL) the wrapper finishes the summary; signals sent to the wrapper are
+passed on to it. Python processes it starts join the run.
+
+With -- CMD, any command (a shell script, a binary, python -m pip ...) is run as one
+run: each line it writes becomes an event (stdout at INFO, stderr at --stderr-level,
+default WARNING) while its output still goes to the terminal unchanged. -- NAME.py
+runs a Python script as above (the way to run a script whose name starts with '-').
 
 runlogger's options come before the script: everything after SCRIPT.py (or after
--m MODULE) is passed to the script unchanged, even arguments that look like options.
-Use -- before a script whose name starts with '-'.
+-m MODULE, or -- CMD) is passed on unchanged, even arguments that look like options.
 """
 
 _RUNS_DESCRIPTION = """\
@@ -267,6 +275,12 @@ def _build_parser() -> _Parser:
         type=_type(_level, "level"),
         help="lowest level recorded: a name (debug, INFO, ...) or a number",
     )
+    run.add_argument(
+        "--stderr-level",
+        metavar="L",
+        type=_type(_level, "level"),
+        help="level of the events made of a command's stderr lines (with -- CMD; default WARNING)",
+    )
     run.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as python -m")
 
     runs = commands.add_parser(
@@ -365,22 +379,25 @@ def _add_dir(parser: argparse.ArgumentParser, purpose: str) -> None:
 
 def _split_run_arguments(
     arguments: Sequence[str],
-) -> tuple[list[str], str | None, bool, list[str]]:
+) -> tuple[list[str], str | None, bool, list[str], bool]:
     """Split ``run``'s arguments into its own options, the target, and the script's arguments.
 
     argparse cannot be trusted with this (it would take ``--name`` after the script as
     its own), so the first token that is not one of our options, ``-m MODULE`` or the
-    token after ``--`` ends our options. Returns (own, target, is_module, script_args).
+    token after ``--`` ends our options. Returns (own, target, is_module, script_args,
+    is_command): after ``--`` the target is a command unless its name ends in ``.py``.
     """
-    with_value = {"--name", "--run-id", "--dir", "--level"}
+    with_value = {"--name", "--run-id", "--dir", "--level", "--stderr-level"}
     index = 0
     while index < len(arguments):
         token = arguments[index]
         if token == "--":
             own = list(arguments[:index])
             if index + 1 < len(arguments):
-                return own, arguments[index + 1], False, list(arguments[index + 2 :])
-            return own, None, False, []
+                target = arguments[index + 1]
+                command = not target.endswith(".py")
+                return own, target, False, list(arguments[index + 2 :]), command
+            return own, None, False, [], False
         if token == "-m":
             if index + 1 < len(arguments):
                 return (
@@ -388,18 +405,19 @@ def _split_run_arguments(
                     arguments[index + 1],
                     True,
                     list(arguments[index + 2 :]),
+                    False,
                 )
-            return list(arguments), None, True, []
+            return list(arguments), None, True, [], False
         if token.startswith("-m") and not token.startswith("--"):
-            return list(arguments[:index]), token[2:], True, list(arguments[index + 1 :])
+            return list(arguments[:index]), token[2:], True, list(arguments[index + 1 :]), False
         if token in with_value:
             index += 2
             continue
         if token.startswith("-") and token != "-":
             index += 1  # --name=x, -h, or an unknown option argparse will report
             continue
-        return list(arguments[:index]), token, False, list(arguments[index + 1 :])
-    return list(arguments), None, False, []
+        return list(arguments[:index]), token, False, list(arguments[index + 1 :]), False
+    return list(arguments), None, False, [], False
 
 
 # --------------------------------------------------------------------------- output helpers
@@ -490,12 +508,33 @@ def _directory(option: str | None) -> Path:
     return Path(option or os.environ.get(RUN_DIR_ENV) or DEFAULT_DIR)
 
 
-def _cmd_run(args: argparse.Namespace, target: str | None, module: bool, rest: list[str]) -> int:
+def _cmd_run(
+    args: argparse.Namespace,
+    target: str | None,
+    module: bool,
+    rest: list[str],
+    command: bool = False,
+) -> int:
     if not target:
-        raise _UsageError("run needs a script path or -m MODULE (see 'runlogger run --help')")
+        raise _UsageError(
+            "run needs a script path or -m MODULE or -- COMMAND (see 'runlogger run --help')"
+        )
     if args.run_id is not None:
         validate_run_id(args.run_id)
     _check_run_directory(_directory(args.dir))
+    if command:
+        from ._command import run_command
+
+        return run_command(
+            [target, *rest],
+            name=args.name,
+            run_id=args.run_id,
+            directory=args.dir,
+            level=args.level if args.level is not None else logging.INFO,
+            stderr_level=args.stderr_level if args.stderr_level is not None else logging.WARNING,
+        )
+    if args.stderr_level is not None:
+        raise _UsageError("--stderr-level is for commands run with -- COMMAND")
     # Imported here, not at the top: listing and showing runs never need the wrapper.
     from ._wrap import run_target
 
@@ -1021,8 +1060,9 @@ def _run_main(arguments: list[str]) -> int:
     target: str | None = None
     module = False
     rest: list[str] = []
+    command = False
     if arguments and arguments[0] == "run":
-        own, target, module, rest = _split_run_arguments(arguments[1:])
+        own, target, module, rest, command = _split_run_arguments(arguments[1:])
         arguments = ["run", *own]
     try:
         args = parser.parse_args(arguments)
@@ -1031,7 +1071,7 @@ def _run_main(arguments: list[str]) -> int:
     if args.command == "run":
         if args.module is not None:  # -m given in a form the split did not see, e.g. --m
             target, module = args.module, True
-        return _cmd_run(args, target, module, rest)
+        return _cmd_run(args, target, module, rest, command)
     if args.command == "runs":
         return _cmd_runs(args)
     if args.command == "show":

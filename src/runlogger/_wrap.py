@@ -1,34 +1,46 @@
 """``runlogger run``: run an unmodified Python script or module as one run.
 
-The script runs in this interpreter as ``__main__`` (as ``python script.py`` would run
-it), after logging is configured for it: JSON events to ``<dir>/<run_id>.jsonl``,
-readable lines on stderr, the summary beside them. Its exit status is passed through.
+The program runs in a child process the wrapper forks after its own imports (see
+``_supervise``): there it runs as ``__main__`` in the same interpreter, as ``python
+script.py`` / ``python -m module`` would run it -- same ``sys.argv``, ``sys.path[0]``,
+standard streams, exit status and interpreter shutdown (non-daemon threads, executor
+workers and ``atexit`` handlers end as they would under ``python``; the run finishes after
+the program's last record). The wrapper waits for it, passes signals on, and finishes the
+run's summary itself when the program died before it could (``os._exit``, a fatal signal).
+
+Every record the program logs reaches the run's events file and summary through the
+capture hook (see ``_capture``), whatever the program does to its logging configuration;
+a readable copy goes to stderr through an ordinary root handler, which the program's own
+configuration may replace (its console output is then exactly what it configured).
+Python processes the program starts join the run through ``runlogger/_boot``'s
+``sitecustomize``.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import importlib.util
 import logging
 import os
 import runpy
+import signal
 import sys
-import threading
 import traceback
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
 from . import _context
+from ._capture import CAPTURE_ENV, boot_directory, install_capture
 from ._console import ConsoleFormatter
 from ._context import RUN_DIR_ENV, RUN_ID_ENV, exit_status, start_process_run
 from ._errors import InvalidRunIdError, RunIdInUseError
-from ._events import RunFileHandler
 from ._filter import RunContextFilter
-from ._handler import RunSummaryHandler
+from ._ids import new_run_id
 from ._rundir import make_directory
 from ._signals import install_signal_handlers
 from ._store import resolve_directory
 
-__all__ = ["READABLE_FORMAT", "run_target"]
+__all__ = ["READABLE_FORMAT", "parse_level", "run_target"]
 
 READABLE_FORMAT = "%(asctime)s %(levelname)-8s %(name)s [%(run_id)s] %(message)s"
 
@@ -38,7 +50,7 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _parse_level(level: str | int) -> int | None:
+def parse_level(level: str | int) -> int | None:
     if isinstance(level, int) or str(level).isdigit():
         return int(level)
     value = logging.getLevelName(str(level).upper())
@@ -49,25 +61,40 @@ _readable_handler: logging.Handler | None = None
 
 
 def _configure(directory: Path, level: int) -> None:
+    """The capture (events file, summary) and the readable lines on stderr."""
     global _readable_handler
-    run_filter = RunContextFilter()
-    events = RunFileHandler(directory)
     readable = _readable_handler = logging.StreamHandler(sys.stderr)
     readable.setFormatter(ConsoleFormatter(READABLE_FORMAT))
-    summary = RunSummaryHandler(directory)
+    readable.addFilter(RunContextFilter())
+    install_capture(directory, level, echo=readable)
     root = logging.getLogger()
-    for handler in (events, readable, summary):
-        handler.addFilter(run_filter)
-        root.addHandler(handler)
+    root.addHandler(readable)
     root.setLevel(level)
 
 
-def _join_threads() -> None:
-    """Wait for the script's non-daemon threads, as the interpreter would at exit."""
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon and thread.is_alive():
-            thread.join()
+def _share_with_children(directory: Path, level: int) -> None:
+    """Let the Python processes the program starts join the run (``_boot/sitecustomize``)."""
+    os.environ[RUN_DIR_ENV] = str(directory)
+    os.environ[CAPTURE_ENV] = str(level)
+    boot = str(boot_directory())
+    current = os.environ.get("PYTHONPATH", "")
+    if current.split(os.pathsep)[0] != boot:
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [boot, current]))
+
+
+def _set_path0(entry: str) -> None:
+    """Put ``entry`` where Python puts the script's directory (or the cwd for ``-m``).
+
+    ``sys.path[0]`` is the wrapper's own entry (the ``runlogger`` script's directory, or
+    the cwd for ``python -m runlogger``): the program gets its own instead, as under
+    ``python``. With ``-P`` / ``PYTHONSAFEPATH`` Python adds none, and neither does this.
+    """
+    if getattr(sys.flags, "safe_path", False):
+        return
+    if sys.path:
+        sys.path[0] = entry
+    else:
+        sys.path.insert(0, entry)
 
 
 def run_target(
@@ -80,31 +107,85 @@ def run_target(
     directory: str | os.PathLike[str] | None = None,
     level: str | int | None = None,
 ) -> int:
-    """Run ``target`` as a run and return the exit status the script itself would have.
+    """Run ``target`` as a run and return the exit status the program itself would have.
 
     Usage errors (missing script or module, bad run id or level) print one line and
     return 2 before any run is started, so nothing is left half-written.
     """
     if module:
+        entry = os.getcwd()
+        _set_path0(entry)  # before the lookup: ``-m jobmod`` finds ./jobmod.py
+        # Only the top-level name is looked up here: finding ``pkg.mod`` would import
+        # ``pkg`` in the wrapper, before the capture, and outside the program's process.
+        top = target.partition(".")[0]
         try:
-            found = importlib.util.find_spec(target)
+            found = importlib.util.find_spec(top) if top else None
         except (ImportError, ValueError):
             found = None
         if found is None:
             return _fail(f"no module named {target!r}")
-        argv0 = found.origin or target
     else:
-        script = Path(target)
-        if not script.is_file():
+        if not Path(target).is_file():
             return _fail(f"no such script: {target}")
-        argv0 = target
-    numeric_level = _parse_level(level if level is not None else "INFO")
+        entry = os.path.dirname(os.path.realpath(target))
+    numeric_level = parse_level(level if level is not None else "INFO")
     if numeric_level is None:
         return _fail(f"unknown level {level!r} (use DEBUG, INFO, WARNING, ERROR or CRITICAL)")
     runs_dir = resolve_directory(directory)
+    joined = run_id is None and bool(os.environ.get(RUN_ID_ENV))
+    chosen = None if joined else (run_id if run_id is not None else new_run_id())
+
+    def program() -> int:
+        return _run_program(
+            target,
+            args,
+            module=module,
+            name=name,
+            run_id=chosen,
+            runs_dir=runs_dir,
+            level=numeric_level,
+            entry=entry,
+        )
+
+    if not hasattr(os, "fork"):  # pragma: no cover - no fork (Windows): unsupervised
+        return program()
+    from ._supervise import complete_run, fork_supervised, status_of
+
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()  # or the child would write the wrapper's pending output again
+    result, pid = fork_supervised(program)
+    if pid is None:
+        return result  # the program's process: on to the interpreter's normal exit
+    code, signal_name = status_of(result)
+    owned_id = chosen or os.environ.get(RUN_ID_ENV)
+    if owned_id:
+        try:
+            complete_run(runs_dir, owned_id, pid, code, signal_name)
+        except Exception as exc:
+            _context._report(f"could not finish the summary of run {owned_id}", exc)
+    return code
+
+
+def _run_program(
+    target: str,
+    args: list[str],
+    *,
+    module: bool,
+    name: str | None,
+    run_id: str | None,
+    runs_dir: Path,
+    level: int,
+    entry: str,
+) -> int:
+    """In the program's process: start (or join) the run, capture, run, record the end."""
+    if not faulthandler.is_enabled():
+        faulthandler.enable()  # a segfault leaves the Python traceback on stderr
+    if not module:
+        _set_path0(entry)
     try:
         make_directory(runs_dir)  # 0700 with its parents, whatever the umask
-        if run_id is None and os.environ.get(RUN_ID_ENV):
+        if run_id is None:
             # Started inside a run (RUNLOGGER_RUN_ID): join it, as any Python process does.
             process_run = _context.ensure_process_run()
         else:
@@ -115,19 +196,49 @@ def run_target(
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot use {runs_dir}: {exc.strerror or exc}")
-    os.environ[RUN_DIR_ENV] = str(runs_dir)
-    process_run.argv = [argv0, *args]
+    process_run.argv = [target, *args]
+    _share_with_children(runs_dir, level)
     try:
-        _configure(runs_dir, numeric_level)
+        _configure(runs_dir, level)
     except RunIdInUseError as exc:
         return _fail(str(exc))
     install_signal_handlers()
+    argv0 = target
+    if module:
+        try:
+            found = importlib.util.find_spec(target)
+        except (ImportError, ValueError):
+            found = None  # runpy reports it, as ``python -m`` does
+        argv0 = (found.origin if found is not None else None) or target
+        process_run.argv = [argv0, *args]
 
     code = _run(target, args, module=module, argv0=argv0)
     process_run.exit_code = code
-    _join_threads()
-    process_run.finish()
+    _arm_late_sigterm()
     return code
+
+
+def _late_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM after the program's main code: die of it, as the program would have.
+
+    Raised as SystemExit during interpreter shutdown (waiting for a non-daemon thread)
+    it would be ignored and the process would exit 0; under ``python`` SIGTERM kills it.
+    The wrapper sees the death and records it (``terminated``, 143).
+    """
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _arm_late_sigterm() -> None:
+    from . import _signals
+
+    try:
+        if signal.getsignal(signal.SIGTERM) is _signals._on_signal and _signals._previous.get(
+            signal.SIGTERM
+        ) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _late_sigterm)
+    except (ValueError, OSError):  # not the main thread, or no SIGTERM here
+        pass
 
 
 def _code_file(tb: TracebackType) -> str:
@@ -144,41 +255,50 @@ def _script_frames(tb: TracebackType | None) -> TracebackType | None:
 
 
 def _run(target: str, args: list[str], *, module: bool, argv0: str) -> int:
-    """Execute the script as ``__main__`` and translate how it ended into a status."""
+    """Execute the program as ``__main__`` and translate how it ended into a status.
+
+    ``sys.path[0]`` is already the program's (see :func:`_set_path0`). A signal is
+    recorded only when one arrived (the signal handler marks the run); a
+    ``KeyboardInterrupt`` the program raises itself is an exception like any other
+    (``failed``), with the exit status 130 Python gives it.
+    """
     process_run = _context.ensure_process_run()
-    saved_argv, saved_path0 = sys.argv[:], sys.path[0] if sys.path else None
+    saved_argv = sys.argv[:]
     sys.argv = [argv0, *args]
     try:
         if module:
-            sys.path.insert(0, os.getcwd())
             runpy.run_module(target, run_name="__main__", alter_sys=True)
         else:
-            sys.path.insert(0, str(Path(target).resolve().parent))
             runpy.run_path(target, run_name="__main__")
     except SystemExit as exc:
         if exc.code is not None and not isinstance(exc.code, int):
-            sys.stderr.write(f"{exc.code}\n")
+            sys.stderr.write(f"{exc.code}\n")  # what Python prints for sys.exit("message")
+            process_run.record_exception(exc)
         return exit_status(exc.code)
-    except KeyboardInterrupt:
-        process_run.signal = process_run.signal or "SIGINT"
-        _context._emit(logging.WARNING, "Interrupted", (), {"event_type": "interrupted"})
+    except KeyboardInterrupt as exc:
+        if process_run.signal is not None:  # Ctrl-C / SIGINT: the run was interrupted
+            _context._emit(logging.WARNING, "Interrupted", (), {"event_type": "interrupted"})
+            return 130
+        _record_uncaught(process_run, exc)
         return 130
     except BaseException as exc:
-        exc.__traceback__ = _script_frames(exc.__traceback__)
-        process_run.record_exception(exc)
-        _context._emit(
-            logging.CRITICAL,
-            "Uncaught exception: %s",
-            (_context.qualified_name(type(exc)),),
-            {"event_type": "uncaught_exception"},
-            (type(exc), exc, exc.__traceback__),
-        )
-        if _readable_handler not in logging.getLogger().handlers:
-            # The script replaced the root handlers: print the traceback as Python would.
-            traceback.print_exception(type(exc), exc, exc.__traceback__)
+        _record_uncaught(process_run, exc)
         return 1
     finally:
         sys.argv = saved_argv
-        if saved_path0 is not None and sys.path and sys.path[0] != saved_path0:
-            sys.path.pop(0)
     return 0
+
+
+def _record_uncaught(process_run: _context.Run, exc: BaseException) -> None:
+    exc.__traceback__ = _script_frames(exc.__traceback__)
+    process_run.record_exception(exc)
+    _context._emit(
+        logging.CRITICAL,
+        "Uncaught exception: %s",
+        (_context.qualified_name(type(exc)),),
+        {"event_type": "uncaught_exception"},
+        (type(exc), exc, exc.__traceback__),
+    )
+    if _readable_handler not in logging.getLogger().handlers:
+        # The program replaced the root handlers: print the traceback as Python would.
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
