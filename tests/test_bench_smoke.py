@@ -22,3 +22,14 @@ def test_quick_bench_prints_the_table_and_every_target(tmp_path: Path) -> None:
     for target in ("| 1. ", "| 2. ", "| 3. ", "| 4. ", "| 5. ", "| 6. "):
         assert target in out
     assert not (tmp_path / "runs").exists()  # summaries go to a temporary directory
+
+
+def test_quick_wrapper_bench_prints_its_figures(tmp_path: Path) -> None:
+    result = python_command(
+        str(REPO / "bench" / "wrapper_bench.py"), "--quick", cwd=tmp_path, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "extra (median of pair diffs)" in result.stdout
+    assert "ratio hook / direct" in result.stdout
+    assert result.stderr == ""
+    assert not (tmp_path / "runs").exists()
