@@ -574,6 +574,10 @@ def test_fork_pool_workers_are_part_of_the_run(tmp_path: Path) -> None:
         if __name__ == "__main__":
             with multiprocessing.get_context("fork").Pool(2) as pool:
                 pool.map(work, range(10))
+                # Workers that end by themselves; Pool.terminate()'s hand-over is
+                # tested with the multiprocessing support (test_multiprocess.py).
+                pool.close()
+                pool.join()
         """,
     )
     result = _wrap(tmp_path, "job.py", timeout=120)
