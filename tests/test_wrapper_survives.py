@@ -97,7 +97,7 @@ def test_dictconfig_with_own_handlers_is_captured(tmp_path: Path, disable: str) 
     assert result.stdout.splitlines() == EXPECTED_APP_OUTPUT  # the program's console, as is
     summary, events = _the_run(tmp_path)
     assert (summary["status"], summary["error_count"]) == ("completed", 1)
-    assert summary["counts_by_level"] == {"INFO": 11, "ERROR": 1}  # with run_finished
+    assert summary["counts_by_level"] == {"INFO": 12, "ERROR": 1}  # with run_started/finished
     assert _messages(events, "app") == [f"item {i}" for i in range(10)] + ["item 10 failed"]
     assert summary["event_count"] == len(events)
 
@@ -234,8 +234,8 @@ def test_module_that_configures_logging_like_pip(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["Collecting six", "Saved ./dl/six-1.0.whl"]
     summary, events = _the_run(tmp_path)
-    assert summary["counts_by_level"]["INFO"] == 3  # two lines and run_finished
-    assert [e["message"] for e in events][:2] == ["Collecting six", "Saved ./dl/six-1.0.whl"]
+    assert summary["counts_by_level"]["INFO"] == 4  # two lines, run_started, run_finished
+    assert [e["message"] for e in events][1:3] == ["Collecting six", "Saved ./dl/six-1.0.whl"]
 
 
 def test_lifecycle_records_stay_out_of_the_programs_console(tmp_path: Path) -> None:
@@ -271,8 +271,8 @@ def test_os_exit_is_recorded_by_the_wrapper(tmp_path: Path) -> None:
     assert summary["counts_incomplete"] is True
     assert summary["end_time"] is not None
     assert summary["warning_count"] == 1
-    assert summary["event_count"] == len(events) == 2
-    assert events[-1]["event_type"] == "run_finished"
+    assert summary["event_count"] == len(events) == 3
+    assert [e.get("event_type") for e in events[::2]] == ["run_started", "run_finished"]
     assert (events[-1]["status"], events[-1]["exit_code"]) == ("failed", 5)
 
 
@@ -323,8 +323,8 @@ def test_sigkill_of_the_program_is_recorded(tmp_path: Path) -> None:
         "SIGKILL",
         137,
     )
-    assert summary["counts_by_level"] == {"INFO": 2}
-    assert next(e["message"] for e in events) == "working"
+    assert summary["counts_by_level"] == {"INFO": 3}  # run_started, working, run_finished
+    assert _messages(events, "app") == ["working"]
 
 
 def test_sys_exit_with_a_message_keeps_the_message(tmp_path: Path) -> None:
@@ -526,7 +526,7 @@ def test_atexit_records_of_the_program_are_in_the_run(tmp_path: Path) -> None:
     result = _wrap(tmp_path, "job.py")
     assert result.returncode == 0, result.stderr
     summary, events = _the_run(tmp_path)
-    assert next(e["message"] for e in events) == "cleaning up at exit"
+    assert events[-2]["message"] == "cleaning up at exit"
     assert events[-1]["event_type"] == "run_finished"
     assert summary["warning_count"] == 1
 
@@ -556,8 +556,8 @@ def test_spawn_pool_workers_are_part_of_the_run(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "190\n"
     summary, events = _the_run(tmp_path)
-    assert len(events) == 24  # 2 main, 20 items, 1 error, run_finished
-    assert summary["event_count"] == 24
+    assert len(events) == 25  # run_started, 2 main, 20 items, 1 error, run_finished
+    assert summary["event_count"] == 25
     assert summary["error_count"] == 1
     assert summary["first_error"]["message"] == "item 3 failed"
     assert {e["run_id"] for e in events} == {summary["run_id"]}
@@ -584,7 +584,7 @@ def test_fork_pool_workers_are_part_of_the_run(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary, events = _the_run(tmp_path)
     assert summary["warning_count"] == 10
-    assert summary["event_count"] == len(events) == 11
+    assert summary["event_count"] == len(events) == 12
 
 
 def test_python_subprocess_joins_the_run_without_configuring(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from . import _context
 from ._capture import install_capture, record_captured
 from ._context import RUN_ID_ENV, start_process_run
-from ._errors import InvalidRunIdError
+from ._errors import InvalidRunIdError, RunIdInUseError
 from ._rundir import make_directory
 from ._store import resolve_directory
 
@@ -135,6 +135,11 @@ def run_command(
     """
     from ._supervise import _forwarded, status_of, wait_forwarding
 
+    # Blocked before any thread starts (the run's heartbeat, the readers): a thread that
+    # does not block them would take a SIGTERM meant for the command and die of it. A
+    # signal that arrives before the command starts is passed on to it once it has.
+    forwarded = _forwarded()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, forwarded | {signal.SIGCHLD})
     executable = _resolve(command[0])
     if executable is None:
         return _fail(f"command not found: {command[0]}", 127)
@@ -153,11 +158,11 @@ def run_command(
     except OSError as exc:
         return _fail(f"cannot use {runs_dir}: {exc.strerror or exc}", 2)
     process_run.argv = list(command)
-    install_capture(Path(runs_dir), level)
+    try:
+        install_capture(Path(runs_dir), level)
+    except RunIdInUseError as exc:
+        return _fail(str(exc), 2)
     logging.getLogger().setLevel(level)  # so the run's own records (run_finished) pass
-
-    forwarded = _forwarded()
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, forwarded | {signal.SIGCHLD})
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             stream.flush()
@@ -172,7 +177,6 @@ def run_command(
             executable=executable,
         )
     except OSError as exc:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         process_run.exit_code = 127 if isinstance(exc, FileNotFoundError) else 126
         process_run.record_exception(exc)
         process_run.finish()
