@@ -39,6 +39,7 @@ __all__ = [
     "lock_deadline",
     "read_contributors",
     "remove_stale_temp_files",
+    "repair_summary",
     "resolve_directory",
     "summary_path",
     "update_summary",
@@ -233,7 +234,7 @@ def _read_existing(path: Path) -> dict[str, Any] | None:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return None
             document = json.load(stream)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep
         return None
     return document if isinstance(document, dict) else None
 
@@ -302,11 +303,10 @@ def update_summary(
     """
     path = summary_path(directory, run_id)
     with _directory_lock(directory):
-        existing = _read_existing(path) or {}
-        contributors: dict[str, Any] = {}
-        previous = existing.get("contributors")
-        if isinstance(previous, dict):
-            contributors.update(previous)
+        existing, problems = repair_summary(_read_existing(path) or {})
+        if problems:
+            _report_repair(run_id, problems)
+        contributors: dict[str, Any] = dict(existing.get("contributors", {}))
         contributors[key or contributor_key()] = dict(contribution)
         if metadata is None:
             metadata = existing if existing.get("run_id") == run_id else _joined_metadata(run_id)
@@ -322,16 +322,158 @@ def read_contributors(
     directory: Path, run_id: str, *, exclude_own: bool = False
 ) -> list[dict[str, Any]]:
     """The per-process counts recorded in a run's summary (empty if there is none)."""
-    existing = _read_existing(summary_path(directory, run_id)) or {}
-    contributors = existing.get("contributors")
-    if not isinstance(contributors, dict):
-        return []
+    existing, _ = repair_summary(_read_existing(summary_path(directory, run_id)) or {})
     own = contributor_key()
     return [
         part
-        for key, part in contributors.items()
-        if isinstance(part, dict) and not (exclude_own and key == own)
+        for key, part in existing.get("contributors", {}).items()
+        if not (exclude_own and key == own)
     ]
+
+
+# -- damaged summaries -------------------------------------------------------------------
+#
+# A summary is rewritten from what is on disk, so a damaged one (edited by hand, written by
+# a buggy tool: NaN, a contributor that is a number, a status that is a list) would make
+# every later write of its run fail -- strict JSON refuses NaN, the merge trips on the
+# wrong types -- and the processes that join it would lose their counts for good. So what
+# is read is repaired first: what is valid is kept, what is not is dropped or reset, and
+# the repair is reported on stderr.
+
+_COUNTS = ("event_count", "error_count", "warning_count", "logging_errors")
+_COUNT_MAPS = ("counts_by_level", "counts_by_event_type", "suppressed_by_event_type")
+_TEXTS = ("run_id", "name", "parent_run_id", "start_time", "end_time", "signal", "host", "trace_id")
+_INTEGERS = ("pid", "exit_code")
+_STATUSES = frozenset({"running", *_FINAL_STATUSES})
+_CUT = object()  # a value that cannot be kept at all
+
+
+def repair_summary(document: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``document`` with what a summary cannot hold dropped or reset, and what was wrong.
+
+    Only the fields runlogger reads back are checked for their type (identity, status,
+    times, counts, contributors); everything else is kept if it is valid JSON (NaN and
+    infinities become null). The result always has a ``contributors`` object whose
+    values are objects of non-negative integer counts.
+    """
+    problems: list[str] = []
+    repaired: dict[str, Any] = {}
+    for key, value in document.items():
+        if key == "contributors":
+            continue
+        kept = _repair_field(key, value)
+        if kept is _CUT:
+            problems.append(f"{key} was {_describe(value)} (dropped)")
+            continue
+        if kept is not value and not _same(kept, value):
+            problems.append(f"{key} held NaN or infinity (now null)")
+        repaired[key] = kept
+    contributors: dict[str, Any] = {}
+    found = document.get("contributors", {})
+    if not isinstance(found, dict):
+        problems.append(f"contributors was {_describe(found)} (dropped)")
+        found = {}
+    for name, part in found.items():
+        if not isinstance(part, dict):
+            problems.append(f"contributors[{name!r}] was {_describe(part)} (dropped)")
+            continue
+        contributors[name] = _repair_contribution(name, part, problems)
+    repaired["contributors"] = contributors
+    return repaired, problems
+
+
+def _repair_field(key: str, value: Any) -> Any:
+    if key == "status":
+        return value if isinstance(value, str) and value in _STATUSES else _CUT
+    if key in _TEXTS:
+        return value if value is None or isinstance(value, str) else _CUT
+    if key in _INTEGERS:
+        return value if value is None or _is_int(value) else _CUT
+    if key == "duration_ms":
+        return value if _is_int(value) and value >= 0 else _CUT
+    if key == "argv":
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        return value if ok or value is None else _CUT
+    if key in ("attributes", "progress", "exception"):
+        return _json_safe(value) if value is None or isinstance(value, dict) else _CUT
+    return _json_safe(value)
+
+
+def _repair_contribution(name: str, part: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for key, value in part.items():
+        if key in _COUNTS:
+            if _is_int(value) and value >= 0:
+                clean[key] = value
+                continue
+        elif key in _COUNT_MAPS:
+            if isinstance(value, dict):
+                counts = {k: n for k, n in value.items() if _is_int(n) and n >= 0}
+                if len(counts) != len(value):
+                    problems.append(f"contributors[{name!r}].{key} had bad counts (dropped)")
+                clean[key] = counts
+                continue
+        elif key == "first_error":
+            if value is None or isinstance(value, dict):
+                clean[key] = _json_safe(value)
+                continue
+        else:
+            kept = _json_safe(value)
+            if kept is not _CUT:
+                clean[key] = kept
+                continue
+        problems.append(f"contributors[{name!r}].{key} was {_describe(value)} (dropped)")
+    return clean
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # not bool, not float
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None; _CUT if nested too deep."""
+    try:
+        return _finite(value)
+    except RecursionError:
+        return _CUT
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if value - value == 0 else None  # NaN and ±inf fail this
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _same(left: Any, right: Any) -> bool:
+    """Equal, counting NaN as equal to nothing (so a replaced NaN shows as a change)."""
+    try:
+        return bool(left == right)
+    except RecursionError:
+        return False
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, float) and value - value != 0:
+        return repr(value)
+    text = json.dumps(value, default=repr)[:40] if _json_safe(value) is not _CUT else "deep"
+    return f"{type(value).__name__} {text}"
+
+
+_repairs_reported: set[str] = set()
+
+
+def _report_repair(run_id: str, problems: list[str]) -> None:
+    """Say once per run and process what was wrong with its summary (it is then fixed)."""
+    if run_id in _repairs_reported:
+        return
+    _repairs_reported.add(run_id)
+    shown = "; ".join(problems[:5])
+    more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+    _report_line(f"the summary of run {run_id} was damaged and is repaired: {shown}{more}")
 
 
 def _joined_metadata(run_id: str) -> dict[str, Any]:
