@@ -31,6 +31,7 @@ from ._sinks import RunEvent, RunSink, SinkSet, drain, load_sink, sinks_from_env
 from ._store import (
     DEFAULT_FILE_MODE,
     _read_existing,
+    deadline_left,
     lock_deadline,
     read_contributors,
     resolve_directory,
@@ -260,7 +261,8 @@ class _SummaryBook:
         failure is its caller's to report.
         """
         lock = entry.write_lock
-        if not lock.acquire(blocking=wait):
+        left = deadline_left() if wait else None  # a SIGTERMed child's hand-over: bounded
+        if not (lock.acquire(timeout=left) if left is not None else lock.acquire(blocking=wait)):
             return False
         try:
             run = entry.run

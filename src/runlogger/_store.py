@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_FILE_MODE",
     "DIRECTORY_LOCK_TIMEOUT",
     "contributor_key",
+    "deadline_left",
     "events_path",
     "lock_deadline",
     "read_contributors",
@@ -131,6 +132,12 @@ def lock_deadline(deadline: float) -> Iterator[None]:
         yield
     finally:
         _held.deadline = previous
+
+
+def deadline_left() -> float | None:
+    """Seconds left before this thread's :func:`lock_deadline`, or None when it has none."""
+    deadline = getattr(_held, "deadline", None)
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 @contextlib.contextmanager
