@@ -224,6 +224,34 @@ def test_bare_fork_child_neither_overwrites_nor_double_counts(tmp_path: Path) ->
     assert len(finished) == 1  # only the owner finishes the run
 
 
+OS_EXIT_CHILD = """
+if __name__ == "__main__":
+    logging.config.dictConfig(CONFIG)
+    work(0, count=10)
+    pid = os.fork()
+    if pid == 0:
+        work(1, count=4000)
+        if sys.argv[1] == "shutdown":
+            logging.shutdown()                 # the documented way before os._exit
+        else:
+            logging.getLogger().handlers[1].flush()
+        os._exit(0)                            # skips atexit
+    os.waitpid(pid, 0)
+    work(0, count=5)
+    print(runlogger.current_run().run_id)
+"""
+
+
+@pytest.mark.parametrize("how", ["shutdown", "flush"])
+def test_os_exit_child_after_logging_shutdown_hands_over_exactly(tmp_path: Path, how: str) -> None:
+    """``logging.shutdown()`` (or the summary handler's ``flush()``) before ``os._exit``
+    writes the child's share: the summary counts every line the child wrote."""
+    summary, events = _run_and_read(tmp_path, OS_EXIT_CHILD, how)
+    recs = Counter(e["worker"] for e in events if e.get("event_type") == "rec")
+    assert recs == {0: 15, 1: 4000}
+    _assert_merged(summary, events, 4015)
+
+
 MANY_WRITERS = """
 if __name__ == "__main__":
     logging.config.dictConfig(CONFIG)

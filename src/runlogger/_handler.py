@@ -372,6 +372,19 @@ class _SummaryBook:
         for entry in pending:
             self.write(entry, publish=False)
 
+    def write_pending(self, directory: _Directory) -> None:
+        """Write the summaries in ``directory`` whose counts may not be on disk yet: runs
+        still going (their last checkpoint is older than their last record) and late
+        records of finished ones."""
+        with self.lock:
+            pending = [
+                entry
+                for entry in directory.entries.values()
+                if entry.dirty or entry.run is None or not entry.run.finished
+            ]
+        for entry in pending:
+            self.write(entry, publish=False)
+
     def forget_counts(self) -> None:
         """Start from zero (a forked child: its parent's counts are the parent's)."""
         with self.lock:
@@ -845,6 +858,21 @@ class RunSummaryHandler(logging.Handler):
         note_logging_error(record)
         if not report_write_failure(self, self.directory):
             super().handleError(record)
+
+    def flush(self) -> None:
+        """Write the counts this process has not written yet to the summaries.
+
+        ``logging.shutdown()`` calls it (before ``close()``), which makes a process that
+        ends with ``os._exit`` -- a forked child, a joined worker -- exact when it calls
+        ``logging.shutdown()`` first: its share of the counts is on disk before it exits.
+        In a process that finished its runs already (a normal exit) there is nothing left.
+        """
+        directory = getattr(self, "_dir", None)
+        if directory is not None:
+            try:
+                _book.write_pending(directory)
+            except Exception as exc:  # logging.shutdown() must go on to the next handler
+                _context._report("could not write the summaries at flush", exc)
 
     def close(self) -> None:
         """Detach from the directory; the run (and its counts) go on. Idempotent."""
