@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from http_recorder import http_recorder
-from support import clean_env, communicate, read_summary, run_python
+from support import clean_env, communicate, python_command, read_summary, run_python
 
 GATEWAY = shutil.which("prometheus-pushgateway")
 JOB = "nightly-etl"
@@ -259,3 +259,43 @@ def test_gateway_credentials_come_from_the_environment(tmp_path: Path) -> None:
     started = {f.name for f in text_string_to_metric_families(arrivals[0].body.decode())}
     assert "runlogger_run_last_success_timestamp_seconds" in finished
     assert "runlogger_run_last_success_timestamp_seconds" not in started
+
+
+def test_runlogger_run_pushgateway_pushes_the_wrapped_scripts_run(
+    tmp_path: Path, pushgateway: str
+) -> None:
+    script = tmp_path / "nightly.py"
+    script.write_text(
+        "import logging, sys\nlogging.getLogger('job').warning('half done')\nsys.exit(3)\n",
+        encoding="utf-8",
+    )
+    env = clean_env(RUNLOGGER_DIR=str(tmp_path / "runs"), RUNLOGGER_PROM_LABELS="env=test")
+    result = python_command(
+        "-m",
+        "runlogger",
+        "run",
+        "--pushgateway",
+        pushgateway,
+        "--name",
+        JOB,
+        str(script),
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 3, result.stderr
+    samples = _scrape(pushgateway)
+    assert _status(samples) == "failed"
+    assert _value(samples, "runlogger_run_exit_code") == 3
+    assert _value(samples, "runlogger_run_warnings_total") == 1
+
+
+def test_runlogger_run_refuses_a_bad_pushgateway_url_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "job.py").write_text("print('never')\n", encoding="utf-8")
+    result = python_command(
+        "-m", "runlogger", "run", "--pushgateway", "gateway:9091", "job.py", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "runlogger: --pushgateway must be an http:// or https:// URL with a host name\n"
+    )

@@ -78,7 +78,7 @@ examples:
 
 _RUN_USAGE = (
     "runlogger run [-h] [--name N] [--run-id ID] [--dir D] [--level L] [--stderr-level L] "
-    "(SCRIPT.py | -m MODULE | -- CMD) [ARGS ...]"
+    "[--pushgateway URL] (SCRIPT.py | -m MODULE | -- CMD) [ARGS ...]"
 )
 _RUN_DESCRIPTION = """\
 Run an unmodified Python script (or module, with -m) as one run: its logging records go
@@ -281,6 +281,11 @@ def _build_parser() -> _Parser:
         type=_type(_level, "level"),
         help="level of the events made of a command's stderr lines (with -- CMD; default WARNING)",
     )
+    run.add_argument(
+        "--pushgateway",
+        metavar="URL",
+        help="push the run's metrics to this Prometheus Pushgateway (sets $RUNLOGGER_PUSHGATEWAY)",
+    )
     run.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as python -m")
 
     runs = commands.add_parser(
@@ -387,7 +392,7 @@ def _split_run_arguments(
     token after ``--`` ends our options. Returns (own, target, is_module, script_args,
     is_command): after ``--`` the target is a command unless its name ends in ``.py``.
     """
-    with_value = {"--name", "--run-id", "--dir", "--level", "--stderr-level"}
+    with_value = {"--name", "--run-id", "--dir", "--level", "--stderr-level", "--pushgateway"}
     index = 0
     while index < len(arguments):
         token = arguments[index]
@@ -522,6 +527,8 @@ def _cmd_run(
     if args.run_id is not None:
         validate_run_id(args.run_id)
     _check_run_directory(_directory(args.dir))
+    if args.pushgateway is not None:
+        _use_pushgateway(args.pushgateway)
     if command:
         from ._command import run_command
 
@@ -547,6 +554,20 @@ def _cmd_run(
         directory=args.dir,
         level=args.level,
     )
+
+
+def _use_pushgateway(url: str) -> None:
+    """Check ``--pushgateway`` now (one line, exit 2) and hand it to the run's processes
+    through the environment, where the summary handler of every process looks for it."""
+    from ._http import check_url
+    from ._prometheus import require_client
+
+    try:
+        check_url(url, "--pushgateway")
+        require_client()
+    except (ValueError, ImportError) as exc:
+        raise _UsageError(str(exc).rstrip(".")) from None
+    os.environ["RUNLOGGER_PUSHGATEWAY"] = url
 
 
 def _check_run_directory(directory: Path) -> None:

@@ -94,7 +94,10 @@ def check_url(url: object, what: str) -> str:
     except ValueError:
         raise ValueError(f"{what} is not a valid URL: {redact_url(url)}") from None
     if parts.scheme not in ("http", "https") or not host:
-        raise ValueError(f"{what} must be an http:// or https:// URL, not {redact_url(url)}.")
+        shown = redact_url(url)
+        # Only what redact_url lets through is shown: the rest may be a secret.
+        tail = f", not {shown}" if shown != "<url>" else " with a host name"
+        raise ValueError(f"{what} must be an http:// or https:// URL{tail}.")
     return url
 
 
