@@ -21,7 +21,6 @@ import socket
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 
 __all__ = [
@@ -160,6 +159,10 @@ def request(
     line. Raises :class:`DeliveryError` (``what``, method, redacted URL, cause) when
     both attempts fail or the server refuses with a 4xx.
     """
+    # Imported on first use: urllib.request pulls in ssl, http.client and email (tens of
+    # milliseconds), which every process configuring a summary handler would pay for.
+    import urllib.request
+
     seconds = request_timeout() if timeout is None else timeout
     target, authorization = _split_userinfo(url)
     all_headers = {"User-Agent": _USER_AGENT}
