@@ -165,6 +165,25 @@ def test_basicconfig_force_is_captured(tmp_path: Path) -> None:
     assert _messages(events, "app") == ["broken"]
 
 
+def test_plain_basicconfig_configures_the_programs_output(tmp_path: Path) -> None:
+    """Without force: under python it configures the output, so under the wrapper too."""
+    _write(
+        tmp_path,
+        "job.py",
+        """
+        import logging, sys
+        logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="MINE %(message)s")
+        logging.getLogger("app").info("configured as I said")
+        """,
+    )
+    result = _wrap(tmp_path, "job.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["MINE configured as I said"]
+    assert result.stderr == ""
+    _, events = _the_run(tmp_path)
+    assert _messages(events, "app") == ["configured as I said"]
+
+
 def test_handlers_removed_by_hand_are_still_captured(tmp_path: Path) -> None:
     _write(
         tmp_path,

@@ -35,6 +35,7 @@ __all__ = [
     "boot_directory",
     "capture_from_environment",
     "capture_installed",
+    "echo_active",
     "install_capture",
     "record_captured",
     "uninstall_capture",
@@ -55,6 +56,8 @@ def _no_stamp(record: logging.LogRecord) -> bool:
 
 
 _stamp: Callable[[logging.LogRecord], bool] = _no_stamp
+_echo: logging.Handler | None = None
+_previous_last_resort: logging.Handler | None = None
 
 
 def boot_directory() -> Path:
@@ -88,13 +91,17 @@ def install_capture(directory: Path, level: int, echo: logging.Handler | None = 
     ``level`` is the lowest level recorded (``--level``): a record the program's own
     configuration lets through below it is left to the program's handlers.
 
+    ``echo`` (the wrapper's readable stderr handler) becomes ``logging.lastResort``: the
+    handler ``logging`` uses for a record that finds no handler at all. So a program that
+    configures no logging shows every record on stderr with its run id, and a program that
+    configures its own output (``basicConfig`` included, which only configures a root
+    logger without handlers) gets exactly that output, as under ``python``.
+
     runlogger's own lifecycle records (``run_finished``, ``uncaught_exception``, ...) go
-    to the capture and to ``echo`` (the wrapper's readable stderr handler) while it is on
-    the root logger, but not to the program's handlers: under ``python`` the program's
-    console would not have them (an uncaught exception's traceback is printed by the
-    wrapper as Python prints it).
+    to the capture, and to ``echo`` while it stands in for a configuration, but not to the
+    program's handlers: under ``python`` the program's console would not have them.
     """
-    global _original, _handlers, _stamp
+    global _original, _handlers, _stamp, _echo, _previous_last_resort
     if _original is not None:
         return
     # Imported here: a plain ``import runlogger`` must not pay for the handlers.
@@ -110,7 +117,6 @@ def install_capture(directory: Path, level: int, echo: logging.Handler | None = 
     _unlist(handlers)
     original: _CallHandlers = logging.Logger.callHandlers
     stamp = run_filter.filter
-    root = logging.getLogger()
 
     def call_handlers(
         self: logging.Logger,
@@ -127,7 +133,7 @@ def install_capture(directory: Path, level: int, echo: logging.Handler | None = 
                 handler.handle(record)
         if record.pathname != _OWN_RECORD:
             _original(self, record)
-        elif echo is not None and echo in root.handlers and levelno >= echo.level:
+        elif echo is not None and echo_active() and levelno >= echo.level:
             echo.handle(record)
 
     call_handlers.__doc__ = original.__doc__
@@ -135,7 +141,16 @@ def install_capture(directory: Path, level: int, echo: logging.Handler | None = 
     _handlers = handlers
     _stamp = stamp
     _original = original
+    if echo is not None:
+        _echo, _previous_last_resort = echo, logging.lastResort
+        logging.lastResort = echo
     logging.Logger.callHandlers = call_handlers  # type: ignore[method-assign]
+
+
+def echo_active() -> bool:
+    """Whether the wrapper's readable lines stand in for a logging configuration: the
+    program has put no handler on the root logger and left ``lastResort`` alone."""
+    return _echo is not None and logging.lastResort is _echo and not logging.root.handlers
 
 
 def record_captured(record: logging.LogRecord) -> None:
@@ -148,11 +163,14 @@ def record_captured(record: logging.LogRecord) -> None:
 
 def uninstall_capture() -> None:
     """Put ``Logger.callHandlers`` back and close the capture handlers (tests, bench)."""
-    global _original, _handlers, _stamp
+    global _original, _handlers, _stamp, _echo
     if _original is None:
         return
     logging.Logger.callHandlers = _original  # type: ignore[method-assign,assignment]
     handlers, _handlers, _original, _stamp = _handlers, (), None, _no_stamp
+    if _echo is not None and logging.lastResort is _echo:
+        logging.lastResort = _previous_last_resort
+    _echo = None
     for handler in handlers:
         handler.close()
 

@@ -10,8 +10,9 @@ run's summary itself when the program died before it could (``os._exit``, a fata
 
 Every record the program logs reaches the run's events file and summary through the
 capture hook (see ``_capture``), whatever the program does to its logging configuration;
-a readable copy goes to stderr through an ordinary root handler, which the program's own
-configuration may replace (its console output is then exactly what it configured).
+a readable copy goes to stderr through ``logging.lastResort`` while the program has
+configured no output of its own (once it has, its console output is exactly what it
+configured, ``basicConfig`` included).
 Python processes the program starts join the run through ``runlogger/_boot``'s
 ``sitecustomize``.
 """
@@ -30,7 +31,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 
 from . import _context
-from ._capture import CAPTURE_ENV, boot_directory, install_capture
+from ._capture import CAPTURE_ENV, boot_directory, echo_active, install_capture
 from ._console import ConsoleFormatter
 from ._context import RUN_DIR_ENV, RUN_ID_ENV, exit_status, start_process_run
 from ._errors import InvalidRunIdError, RunIdInUseError
@@ -57,19 +58,13 @@ def parse_level(level: str | int) -> int | None:
     return value if isinstance(value, int) else None
 
 
-_readable_handler: logging.Handler | None = None
-
-
 def _configure(directory: Path, level: int) -> None:
     """The capture (events file, summary) and the readable lines on stderr."""
-    global _readable_handler
-    readable = _readable_handler = logging.StreamHandler(sys.stderr)
+    readable = logging.StreamHandler(sys.stderr)
     readable.setFormatter(ConsoleFormatter(READABLE_FORMAT))
     readable.addFilter(RunContextFilter())
-    install_capture(directory, level, echo=readable)
-    root = logging.getLogger()
-    root.addHandler(readable)
-    root.setLevel(level)
+    install_capture(directory, level, echo=readable)  # as logging.lastResort: see there
+    logging.getLogger().setLevel(level)
 
 
 def _share_with_children(directory: Path, level: int) -> None:
@@ -299,6 +294,6 @@ def _record_uncaught(process_run: _context.Run, exc: BaseException) -> None:
         {"event_type": "uncaught_exception"},
         (type(exc), exc, exc.__traceback__),
     )
-    if _readable_handler not in logging.getLogger().handlers:
-        # The program replaced the root handlers: print the traceback as Python would.
+    if not echo_active():
+        # The program configured its own output: print the traceback as Python would.
         traceback.print_exception(type(exc), exc, exc.__traceback__)
