@@ -553,12 +553,13 @@ def test_atexit_records_of_the_program_are_in_the_run(tmp_path: Path) -> None:
 # -- children of the program -----------------------------------------------------------------
 
 
-def test_spawn_pool_workers_are_part_of_the_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_spawn_pool_workers_are_part_of_the_run(tmp_path: Path, method: str) -> None:
     _write(
         tmp_path,
         "job.py",
         """
-        import logging, multiprocessing
+        import logging, multiprocessing, sys
         def work(i):
             logging.getLogger("worker").info("item %d", i)
             if i == 3:
@@ -566,12 +567,12 @@ def test_spawn_pool_workers_are_part_of_the_run(tmp_path: Path) -> None:
             return i
         if __name__ == "__main__":
             logging.getLogger("main").info("start")
-            with multiprocessing.get_context("spawn").Pool(2) as pool:
+            with multiprocessing.get_context(sys.argv[1]).Pool(2) as pool:
                 print(sum(pool.map(work, range(20))))
             logging.getLogger("main").info("end")
         """,
     )
-    result = _wrap(tmp_path, "job.py", timeout=120)
+    result = _wrap(tmp_path, "job.py", method, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "190\n"
     summary, events = _the_run(tmp_path)
