@@ -252,6 +252,45 @@ def test_os_exit_child_after_logging_shutdown_hands_over_exactly(tmp_path: Path,
     _assert_merged(summary, events, 4015)
 
 
+GRANDCHILD = """
+import signal, time
+
+def child():
+    work(0, count=10)
+    pid = os.fork()
+    if pid == 0:
+        work(1, count=10)
+        time.sleep(60)                         # until the child ends it
+        os._exit(0)
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGTERM)
+    _, status = os.waitpid(pid, 0)
+    print("GRANDCHILD", os.waitstatus_to_exitcode(status), flush=True)
+    time.sleep(0.5)                            # when the parent's watcher would have acted
+    work(0, count=0)
+
+if __name__ == "__main__":
+    logging.config.dictConfig(CONFIG)
+    process = mp.get_context("fork").Process(target=child)
+    process.start()
+    process.join()
+    print("CHILD", process.exitcode)
+    print(runlogger.current_run().run_id)
+"""
+
+
+def test_a_childs_sigterm_does_not_end_the_process_that_forked_it(tmp_path: Path) -> None:
+    """A worker's own fork child inherited the worker's signal wakeup pipe: its SIGTERM woke
+    the worker's watching thread, which ended the worker as if it had been terminated."""
+    result = run_python(CONFIG + GRANDCHILD, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "GRANDCHILD 143" in result.stdout
+    assert "CHILD 0" in result.stdout
+    run_id = result.stdout.strip().splitlines()[-1]
+    events = read_jsonl(tmp_path / "runs" / f"{run_id}.jsonl")
+    assert read_summary(tmp_path / "runs", run_id)["event_count"] == len(events)
+
+
 MANY_WRITERS = """
 if __name__ == "__main__":
     logging.config.dictConfig(CONFIG)

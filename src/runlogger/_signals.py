@@ -271,15 +271,45 @@ def _watch_wakeup_fd(read_fd: int) -> None:
             os._exit(128 + signal.SIGTERM)
 
 
+#: This process's wakeup pipe ``(read, write)``: a forked child must not keep writing
+#: into its parent's (the parent's watching thread would take the child's SIGTERM for
+#: its own and end the parent).
+_wakeup_pipe: tuple[int, int] | None = None
+_fork_hook_registered = False
+
+
+def _after_fork_in_child() -> None:
+    """A child forked from a child: the parent's pipe and hand-over are not its own.
+
+    The Python-level handler stays (on the main thread it hands over by itself); a
+    multiprocessing child gets a pipe and a watching thread of its own from
+    :func:`exit_on_sigterm` right after.
+    """
+    global _hand_over, _wakeup_pipe
+    _hand_over = _HandOver()
+    pipe, _wakeup_pipe = _wakeup_pipe, None
+    if pipe is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        current = signal.set_wakeup_fd(-1)
+        if current not in (pipe[1], -1):  # someone else's since: put it back
+            signal.set_wakeup_fd(current)
+    for fd in pipe:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 def exit_on_sigterm() -> None:
     """In a multiprocessing child: SIGTERM hands the counts over before the process ends."""
-    global _hand_over
+    global _hand_over, _wakeup_pipe, _fork_hook_registered
     _hand_over = _HandOver()  # a new child: nothing handed over yet, whatever its parent did
     try:
-        if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, _on_child_sigterm):
             return  # the application handles SIGTERM itself
         if threading.current_thread() is not threading.main_thread():
             return
+        if _wakeup_pipe is not None:
+            return  # already watching (this very process)
         signal.signal(signal.SIGTERM, _on_child_sigterm)
         read_fd, write_fd = os.pipe()
         os.set_blocking(write_fd, False)
@@ -289,6 +319,10 @@ def exit_on_sigterm() -> None:
             os.close(read_fd)
             os.close(write_fd)
             return
+        _wakeup_pipe = (read_fd, write_fd)
+        if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook_registered = True
         threading.Thread(
             target=_watch_wakeup_fd, args=(read_fd,), name="runlogger-sigterm", daemon=True
         ).start()
