@@ -771,3 +771,24 @@ def test_sitecustomize_is_inert_outside_a_wrapped_run(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "False False\n"
+
+
+def test_without_sigtimedwait_signals_are_still_passed_on(tmp_path: Path) -> None:
+    """The fallback for platforms without sigtimedwait (macOS), exercised here."""
+    code = """
+    import os, signal, threading, time
+    from runlogger import _supervise
+    forward = _supervise._forwarded()
+    signal.pthread_sigmask(signal.SIG_BLOCK, forward | {signal.SIGCHLD})
+    pid = os.fork()
+    if pid == 0:
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        time.sleep(60)
+        os._exit(0)
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    status, first = _supervise._wait_with_handlers(pid, forward)
+    print(_supervise.status_of(status), first)
+    """
+    result = python_command("-c", textwrap.dedent(code), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "(143, 'SIGTERM') SIGTERM\n"

@@ -94,6 +94,8 @@ def wait_forwarding(pid: int, forwarded: Iterable[signal.Signals]) -> tuple[int,
     Returns the wait status and the name of the first signal that arrived, if any.
     """
     forward = set(forwarded)
+    if not hasattr(signal, "sigtimedwait"):  # macOS
+        return _wait_with_handlers(pid, forward)
     watched = forward | {signal.SIGCHLD}
     first: str | None = None
     while True:
@@ -112,6 +114,29 @@ def wait_forwarding(pid: int, forwarded: Iterable[signal.Signals]) -> tuple[int,
             return 0, first
         if done:
             return status, first
+
+
+def _wait_with_handlers(pid: int, forward: set[signal.Signals]) -> tuple[int, str | None]:
+    """Where ``sigtimedwait`` is missing: handlers pass every signal on.
+
+    They cannot tell who sent it, so a Ctrl-C from the terminal, which the program has
+    already had, reaches it a second time.
+    """
+    first: list[str] = []
+
+    def relay(signum: int, frame: object) -> None:
+        first.append(signal.Signals(signum).name)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+    for signum in forward:
+        signal.signal(signum, relay)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, forward)
+    try:
+        _, status = os.waitpid(pid, 0)  # retried after each handler (PEP 475)
+    except ChildProcessError:  # pragma: no cover - reaped elsewhere
+        status = 0
+    return status, (first[0] if first else None)
 
 
 def status_of(wait_status: int) -> tuple[int, str | None]:

@@ -19,6 +19,7 @@ Python processes the program starts join the run through ``runlogger/_boot``'s
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import importlib.util
 import logging
@@ -159,7 +160,13 @@ def run_target(
             complete_run(runs_dir, owned_id, pid, code, signal_name)
         except Exception as exc:
             _context._report(f"could not finish the summary of run {owned_id}", exc)
-    return code
+    # The wrapper has nothing left to clean up (no run, no handlers, no threads of its
+    # own): leave now rather than pay for tearing the interpreter down after the program.
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.flush()
+    os._exit(code)
 
 
 def _run_program(
