@@ -109,16 +109,23 @@ log.info("before fork")
 pid = os.fork()
 if pid == 0:
     with runlogger.run("child-work") as child:
-        time.sleep(1.0)                          # silent: only the child's heartbeat writes
-        print("ID", child.run_id, flush=True)
+        path = os.path.join("runs", child.run_id + ".json")
+        first = json.load(open(path))["updated_at"]
+        deadline = time.monotonic() + 60
+        while json.load(open(path))["updated_at"] == first and time.monotonic() < deadline:
+            time.sleep(0.02)                     # silent: only the child's heartbeat writes
+        print("ID", child.run_id, json.load(open(path))["updated_at"] != first, flush=True)
     os._exit(0)
 os.waitpid(pid, 0)
 """
 
 
 def test_forked_child_runs_its_own_heartbeat(tmp_path: Path) -> None:
-    result = run_python(_job(FORK_HEARTBEAT, interval=0.1), cwd=tmp_path, check_exit=0)
+    result = run_python(
+        "import json\n" + _job(FORK_HEARTBEAT, interval=0.1), cwd=tmp_path, check_exit=0
+    )
     child_id = _printed_id(result)
+    assert f"ID {child_id} True" in result.stdout  # refreshed while the child was silent
     summary = read_summary(tmp_path / "runs", child_id)
     assert summary["status"] == "completed"
     assert summary["checkpoint_interval_s"] == 0.1

@@ -657,7 +657,9 @@ def unwritten_estimate() -> int:
 
 
 def _flush_at_exit(_process_run: Run) -> None:
-    _heartbeat.stop()
+    # Not waited for: this may run from a signal path, and a checkpoint the thread is
+    # writing holds its entry's write lock, which the final write waits for anyway.
+    _heartbeat.stop(timeout=0.0)
     _book.flush()
 
 
