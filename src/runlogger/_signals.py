@@ -112,11 +112,13 @@ EXIT_TIMEOUT = 3.0
 _GRACE = 0.2
 
 #: Code whose frames on the main thread mean "in the middle of a logging call": the
-#: dispatch of a record to the handlers, and runlogger's counting and writing.
+#: dispatch of a record to the handlers (``runlogger run``'s capture replaces
+#: ``Logger.callHandlers``), and runlogger's counting and writing.
 _LOGGING_INIT = os.path.join(os.path.dirname(logging.__file__), "__init__.py")
-_HERE = os.path.dirname(os.path.abspath(__file__))
 _BOOKKEEPING = frozenset(
-    os.path.join(_HERE, name) for name in ("_events.py", "_handler.py", "_store.py", "_summary.py")
+    os.path.join(here, name)  # as imported (maybe relative) and absolute: co_filename is either
+    for here in {os.path.dirname(__file__), os.path.dirname(os.path.abspath(__file__))}
+    for name in ("_capture.py", "_events.py", "_handler.py", "_store.py", "_summary.py")
 )
 
 
