@@ -493,7 +493,7 @@ FULL_DISK = """
     log.propagate = False
     log.setLevel(logging.DEBUG)
     run_filter = runlogger.RunContextFilter()
-    for handler in (runlogger.RunFileHandler("runs"), runlogger.RunSummaryHandler("runs")):
+    for handler in (runlogger.RunFileHandler("runs"), runlogger.RunSummaryHandler("runs", catalog=False)):
         handler.addFilter(run_filter)
         log.addHandler(handler)
     log.info("first")

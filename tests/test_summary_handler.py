@@ -165,7 +165,7 @@ def test_bad_arguments_are_refused(runs_dir: Path, kwargs: dict[str, Any], match
 
 
 def test_no_temp_files_are_left(runs_dir: Path) -> None:
-    log = _logger("tmp", RunSummaryHandler(runs_dir, checkpoint_interval=1e-9))
+    log = _logger("tmp", RunSummaryHandler(runs_dir, checkpoint_interval=1e-9, catalog=False))
     for _ in range(20):
         log.info("x")
     _finish_process_run()

@@ -371,7 +371,77 @@ def _build_parser() -> _Parser:
         help="only events with this event_type (repeat for several)",
     )
     show.add_argument("--utc", action="store_true", help="show times in UTC, not local")
+    _add_catalog_commands(commands, formatter)
     return parser
+
+
+def _add_catalog(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--catalog",
+        metavar="URL",
+        help="the run catalog: a SQLite file or postgresql://... (default: $RUNLOGGER_CATALOG, "
+        "otherwise DIR/runlogger.sqlite3)",
+    )
+
+
+def _add_catalog_commands(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:
+    """``sync``, ``stats`` and ``prune``: parsing only; each lives in a module of its own."""
+    sync = commands.add_parser(
+        "sync",
+        help="catalog every summary file missing from (or newer than) the catalog",
+        description="Upsert each summary in DIR whose catalog row is missing or older "
+        "(runs written while the database was down, by older versions, by other tools). "
+        "Idempotent: a second sync changes nothing.",
+        formatter_class=formatter,
+    )
+    _add_dir(sync, "the summaries to catalog")
+    _add_catalog(sync)
+    stats = commands.add_parser(
+        "stats",
+        help="per run name: runs, failures, p50/p95/max duration, last success and failure",
+        description="Per run name: runs, failed (failed or terminated), failure rate over "
+        "the ended runs, nearest-rank p50/p95 and max duration of the ended runs, when the "
+        "last success and the last failure ended.",
+        epilog=_RUNS_EPILOG.split("\n\n")[0],
+        formatter_class=formatter,
+    )
+    _add_dir(stats, "whose catalog to read")
+    _add_catalog(stats)
+    stats.add_argument(
+        "--name", metavar="GLOB", help="only run names matching this shell pattern, e.g. 'etl-*'"
+    )
+    stats.add_argument(
+        "--since", metavar="WHEN", type=_type(_since, "time"), help="only runs started since WHEN"
+    )
+    stats.add_argument("--json", action="store_true", help="one JSON object per run name")
+    stats.add_argument("--utc", action="store_true", help="show times in UTC, not local")
+    prune = commands.add_parser(
+        "prune",
+        help="remove old runs: summaries, event files and catalog rows together",
+        description="Remove the runs that started more than DURATION ago: their summary "
+        "and events files in DIR and their catalog rows. By default ended and lost runs "
+        "only; a run that may still be running is kept unless --status names it.",
+        formatter_class=formatter,
+    )
+    _add_dir(prune, "where the runs' files are")
+    _add_catalog(prune)
+    prune.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        required=True,
+        type=_type(_duration_ms, "duration"),
+        help="remove runs that started longer ago than this, e.g. 30d",
+    )
+    prune.add_argument(
+        "--status",
+        metavar="S",
+        action="append",
+        type=_type(_statuses, "status"),
+        help="only runs with this status (repeat or comma-separate for several)",
+    )
+    prune.add_argument(
+        "--dry-run", action="store_true", help="list what would be removed, remove nothing"
+    )
 
 
 def _add_dir(parser: argparse.ArgumentParser, purpose: str) -> None:
@@ -1097,7 +1167,43 @@ def _run_main(arguments: list[str]) -> int:
         return _cmd_runs(args)
     if args.command == "show":
         return _cmd_show(args)
-    raise _UsageError(f"a command is needed: run, runs or show (see '{PROG} --help')")
+    if args.command in ("sync", "stats", "prune"):
+        return _cmd_catalog(args)
+    raise _UsageError(
+        f"a command is needed: run, runs, show, stats, sync or prune (see '{PROG} --help')"
+    )
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    """Dispatch to the catalog commands, imported only when used."""
+    directory = _directory(args.dir)
+    if args.command == "sync":
+        from . import _cmd_sync
+
+        return _cmd_sync.command(directory, args.catalog, _error)
+    if args.command == "stats":
+        from . import _cmd_stats
+
+        return _cmd_stats.command(
+            directory,
+            args.catalog,
+            name=args.name,
+            since=args.since,
+            as_json=args.json,
+            utc=args.utc,
+            error=_error,
+        )
+    from . import _cmd_prune
+
+    statuses = args.status and frozenset(status for group in args.status for status in group)
+    return _cmd_prune.command(
+        directory,
+        args.catalog,
+        older_than_s=args.older_than / 1000,
+        statuses=statuses or None,
+        dry_run=args.dry_run,
+        error=_error,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -266,14 +266,16 @@ def ensure_process_run() -> Run:
             return _state.process_run
         joined_id = os.environ.get(RUN_ID_ENV)
         if joined_id:
+            owner = not _owned_elsewhere(joined_id)
             process_run = Run(
                 run_id=validate_run_id(joined_id),
+                name=process_run_name() if owner else None,
                 is_process_run=True,
-                owner=not _owned_elsewhere(joined_id),
+                owner=owner,
             )
             process_run.id_chosen = True
         else:
-            process_run = Run(run_id=new_run_id(), is_process_run=True)
+            process_run = Run(run_id=new_run_id(), name=process_run_name(), is_process_run=True)
         return _begin_process_run(process_run)
 
 
@@ -290,6 +292,42 @@ def _owned_elsewhere(run_id: str) -> bool:
 def owner_token(run: Run) -> str:
     """The ``RUNLOGGER_RUN_OWNER`` value that makes children join ``run``."""
     return f"{run.run_id}@{run.host}:{run.pid}"
+
+
+RUN_NAME_ENV = "RUNLOGGER_RUN_NAME"
+#: A first argument that reads as a sub-command (``nightly``, ``send-report``), not as a
+#: file, a number, an option or a person's name.
+_SUBCOMMAND = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def process_run_name(argv: list[str] | None = None, main_module: str | None = None) -> str:
+    """The name of a process run that was given none: ``$RUNLOGGER_RUN_NAME``, else the
+    program's.
+
+    The program is the ``-m`` module (a package's ``__main__`` as the package), else the
+    script's or console script's file stem (``etl.py`` -> ``etl``), else ``python``; a
+    first argument that looks like a sub-command -- a lowercase word of letters, digits,
+    ``-`` and ``_`` -- is added (``django-admin nightly``, ``manage nightly``), since that
+    is how such programs are known. Runs named this way group per job in ``stats``.
+    """
+    from_environment = os.environ.get(RUN_NAME_ENV, "").strip()
+    if from_environment:
+        return from_environment
+    argv = list(sys.argv) if argv is None else argv
+    if main_module is None:
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        main_module = getattr(spec, "name", None)
+    if main_module:
+        program = main_module.removesuffix(".__main__")
+    elif argv and argv[0] not in ("", "-c", "-"):
+        program = os.path.basename(argv[0])
+        program = program.removesuffix(".py") or program
+    else:
+        return "python"
+    first = argv[1] if len(argv) > 1 else ""
+    if 0 < len(first) <= 40 and first[0].isalpha() and set(first) <= _SUBCOMMAND:
+        return f"{program} {first}"
+    return program
 
 
 def _begin_process_run(process_run: Run) -> Run:
@@ -326,7 +364,7 @@ def start_process_run(
             )
         process_run = Run(
             run_id=validate_run_id(run_id) if run_id is not None else new_run_id(),
-            name=name,
+            name=name if name is not None else process_run_name(),
             attributes=attributes,
             is_process_run=True,
         )

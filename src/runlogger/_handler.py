@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _context, _destinations, _sinks
+from . import _catalog_sink, _context, _destinations, _sinks
 from ._context import Run, current_run_if_started, ensure_process_run
 from ._errors import RunIdInUseError
 from ._otel import enable as enable_otel
@@ -551,6 +551,7 @@ def reset_book() -> None:
     _environment_sinks = None
     _sinks.reset()
     _destinations.reset()
+    _catalog_sink.reset()
 
 
 def checkpoint(run: Run) -> None:
@@ -722,6 +723,10 @@ class RunSummaryHandler(logging.Handler):
     ``prom_labels`` (``"env=prod,team=data"`` or a mapping; default
     ``$RUNLOGGER_PROM_LABELS``), ``webhook`` (URLs), ``ping_url`` (a healthchecks.io
     check). The ``RUNLOGGER_*`` variables of the same names add theirs.
+
+    ``catalog`` is the SQL run catalog the runs are upserted into (a sink too): a SQLite
+    file path or a ``postgresql://`` URL; None means ``$RUNLOGGER_CATALOG``, else
+    ``<directory>/runlogger.sqlite3``; False turns it off.
     """
 
     def __init__(
@@ -739,6 +744,7 @@ class RunSummaryHandler(logging.Handler):
         prom_labels: str | Mapping[str, str] | None = None,
         webhook: str | Iterable[str] | None = None,
         ping_url: str | None = None,
+        catalog: str | os.PathLike[str] | bool | None = None,
     ) -> None:
         if not isinstance(file_mode, int) or not 0 <= file_mode <= 0o777:
             raise ValueError(
@@ -762,6 +768,7 @@ class RunSummaryHandler(logging.Handler):
                 "ping_url": ping_url,
             },
         )
+        run_sinks += _catalog_sink.catalog_sinks(catalog, path, file_mode)
         if otel is None:
             otel = otel_from_environment()
         if otel is not False and otel is not True and not hasattr(otel, "get_tracer"):

@@ -1,0 +1,162 @@
+"""The SQLite catalog: ``<dir>/runlogger.sqlite3`` beside the summaries (stdlib sqlite3).
+
+Many processes of one host write it at once (every run upserts its row at start, at
+each checkpoint and at its end), so it runs in WAL mode -- readers never wait for a
+writer -- and each write is one short ``BEGIN IMMEDIATE`` transaction behind a busy
+timeout. The file is created with the summaries' file mode (0600 by default): it holds
+the same documents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from ._catalog_schema import (
+    COLUMNS,
+    INDEXES,
+    SCHEMA_VERSION,
+    CatalogError,
+    sqlite_glob,
+)
+from ._catalog_sql import SqlCatalog
+from ._durations import parse_timestamp
+from ._timefmt import utc_timestamp
+
+__all__ = ["SQLiteCatalog"]
+
+#: How long a writer waits for another one's transaction before giving up.
+DEFAULT_BUSY_TIMEOUT = 10.0
+
+_DDL = [
+    """CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY NOT NULL,
+    name TEXT,
+    status TEXT NOT NULL,
+    started_at TEXT,
+    ended_at TEXT,
+    updated_at TEXT,
+    duration_ms INTEGER,
+    event_count INTEGER,
+    error_count INTEGER,
+    warning_count INTEGER,
+    exit_code INTEGER,
+    host TEXT,
+    pid INTEGER,
+    parent_run_id TEXT,
+    trace_id TEXT,
+    summary TEXT NOT NULL CHECK (json_valid(summary))
+)""",
+    *(f"CREATE INDEX IF NOT EXISTS {name} ON runs ({columns})" for name, columns in INDEXES),
+]
+
+#: Migrations by the version they lead to; version 1 creates the schema.
+MIGRATIONS: dict[int, list[str]] = {1: _DDL}
+
+
+class SQLiteCatalog(SqlCatalog):
+    """A catalog in one SQLite file. ``create=False`` refuses a file that does not exist
+    (a query must not leave an empty catalog behind a typo)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        create: bool = True,
+        file_mode: int = 0o600,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
+        super().__init__(path)
+        self.path = path
+        self.create = create
+        self.file_mode = file_mode
+        self.busy_timeout = busy_timeout
+        self._connection: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def connection(self) -> sqlite3.Connection:
+        if self._connection is not None and self._pid == os.getpid():
+            return self._connection
+        self._connection = None  # a forked child never uses its parent's connection
+        if not os.path.exists(self.path):
+            if not self.create:
+                raise CatalogError(f"no catalog at {self.path}")
+            with contextlib.suppress(FileExistsError):
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                os.close(os.open(self.path, flags, self.file_mode))
+        connection = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level="IMMEDIATE",
+            check_same_thread=False,
+        )
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection, self._pid = connection, os.getpid()
+        return connection
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
+            if version > SCHEMA_VERSION:
+                raise CatalogError(
+                    f"catalog {self.path} has schema version {version}, newer than this "
+                    f"runlogger knows ({SCHEMA_VERSION}): upgrade runlogger"
+                )
+            return
+        with connection:  # one process migrates, the others wait for it, then skip
+            connection.execute("BEGIN IMMEDIATE")
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version >= SCHEMA_VERSION:
+                return
+            connection.execute("CREATE TABLE IF NOT EXISTS runlogger_schema (version INTEGER)")
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target]:
+                    connection.execute(statement)
+            connection.execute("DELETE FROM runlogger_schema")
+            connection.execute("INSERT INTO runlogger_schema VALUES (?)", (SCHEMA_VERSION,))
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def time_param(self, epoch: float | None) -> Any:
+        return None if epoch is None else utc_timestamp(epoch)
+
+    def epoch(self, value: Any) -> float | None:
+        if value is None:
+            return None
+        try:
+            text = value[:-1] + "+00:00" if value.endswith("Z") else value
+            return datetime.fromisoformat(text).timestamp()
+        except (ValueError, AttributeError, TypeError):
+            return parse_timestamp(value)
+
+    def name_match(self, pattern: str) -> tuple[str, Any]:
+        return "name GLOB ?", sqlite_glob(pattern)
+
+    def upsert_sql(self) -> str:
+        updates = ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[1:])
+        return (
+            f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+            f" ON CONFLICT (run_id) DO UPDATE SET {updates}"
+            " WHERE runs.updated_at IS NULL OR excluded.updated_at IS NULL"
+            " OR excluded.updated_at >= runs.updated_at"
+        )
+
+    def failure(self, exc: BaseException) -> CatalogError:
+        self.close()
+        return CatalogError(f"catalog {self.path}: {exc}")
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and self._pid == os.getpid():
+            with contextlib.suppress(Exception):
+                connection.close()
