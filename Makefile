@@ -31,6 +31,7 @@ demo: $(VENV)/.installed-runtime
 	$(BIN)/runlogger runs --dir $(DEMO_DIR) --limit 5
 	$(BIN)/runlogger show --dir $(DEMO_DIR) --events \
 		"$$($(BIN)/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' $(DEMO_OUT)/last-run.json)"
+	$(BIN)/runlogger stats --dir $(DEMO_DIR)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests examples bench

@@ -104,7 +104,7 @@ def test_sigterm_ends_the_process_run_span_as_terminated(tmp_path: Path) -> None
     process.send_signal(signal.SIGTERM)
     _out, err = communicate(process)
     assert process.returncode == 143, err
-    span = _one(_spans(tmp_path), "job.py")
+    span = _one(_spans(tmp_path), "job")
     assert span["status"]["status_code"] == "ERROR"
     assert span["status"]["description"] == "terminated by SIGTERM"
     assert span["attributes"]["runlogger.status"] == "terminated"
@@ -121,7 +121,7 @@ def test_an_uncaught_exception_fails_the_process_run_span(tmp_path: Path) -> Non
         env=_env(tmp_path),
         check_exit=1,
     )
-    span = _one(_spans(tmp_path), "script_under_test.py")
+    span = _one(_spans(tmp_path), "script_under_test")
     assert span["status"]["status_code"] == "ERROR", result.stderr
     assert span["status"]["description"] == "RuntimeError: disk full"
     assert span["attributes"]["runlogger.status"] == "failed"
@@ -146,7 +146,7 @@ with runlogger.run("extract"):
         check_exit=0,
     )
     spans = _spans(tmp_path)
-    process_span = _one(spans, "script_under_test.py")
+    process_span = _one(spans, "script_under_test")
     extract, load = _one(spans, "extract"), _one(spans, "load")
     assert process_span["parent_id"] is None
     assert extract["parent_id"] == process_span["context"]["span_id"]
@@ -197,7 +197,7 @@ def test_pool_workers_and_a_subprocess_share_the_trace_of_the_run(
     assert report["pool"] == [[own, own]] * 4
     assert report["subprocess"] == [own, own]
     spans = _spans(tmp_path)
-    process_span = _one(spans, "script_under_test.py")
+    process_span = _one(spans, "script_under_test")
     steps = [span for span in spans if span["name"] == "worker-step"]
     assert len(steps) == 4
     for step in steps:
@@ -212,7 +212,7 @@ def test_a_run_started_under_traceparent_joins_that_trace(tmp_path: Path) -> Non
         env=_env(tmp_path, TRACEPARENT=INCOMING, TRACESTATE="ci=7"),
         check_exit=0,
     )
-    span = _one(_spans(tmp_path), "script_under_test.py")
+    span = _one(_spans(tmp_path), "script_under_test")
     assert _hex(span["context"]["trace_id"]) == INCOMING_TRACE
     assert span["parent_id"] == "0x00f067aa0ba902b7"
     assert "key=ci, value=7" in span["context"]["trace_state"]
@@ -302,7 +302,7 @@ def test_run_spans_reach_an_otlp_http_receiver_with_their_attributes(
                 assert scope_spans.scope.name == "runlogger"
                 for span in scope_spans.spans:
                     spans[span.name] = span
-    load, process_span = spans["load-items"], spans["script_under_test.py"]
+    load, process_span = spans["load-items"], spans["script_under_test"]
     attributes = _attribute_values(load.attributes)
     assert attributes["runlogger.run_id"] == run_id
     assert attributes["runlogger.status"] == "completed"

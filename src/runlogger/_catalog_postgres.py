@@ -165,7 +165,15 @@ class PostgresCatalog(SqlCatalog):
         return CatalogError(f"catalog {self.label}: {_one_line(exc)}")
 
     def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None and self._pid == os.getpid():
-            with contextlib.suppress(Exception):
-                connection.close()
+        """Close the connection, never under a statement another thread is running
+        (a busy one is left to be dropped with its thread)."""
+        lock = self._locked()
+        if not lock.acquire(timeout=2):
+            return
+        try:
+            connection, self._connection = self._connection, None
+            if connection is not None and self._pid == os.getpid():
+                with contextlib.suppress(Exception):
+                    connection.close()
+        finally:
+            lock.release()

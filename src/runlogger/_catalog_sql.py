@@ -10,6 +10,7 @@ retention -- is here, so the two cannot drift apart.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
@@ -69,6 +70,14 @@ class SqlCatalog:
         self.target = target
         self.label = describe_target(target)
         self.lock = threading.RLock()
+        self._lock_pid = os.getpid()
+
+    def _locked(self) -> threading.RLock:
+        """The lock, made anew in a forked child (the parent's may be held by a thread
+        that did not fork)."""
+        if self._lock_pid != os.getpid():
+            self.lock, self._lock_pid = threading.RLock(), os.getpid()
+        return self.lock
 
     # -- what a backend provides ---------------------------------------------------------
     def connection(self) -> Any:
@@ -114,7 +123,7 @@ class SqlCatalog:
         state, or a ``sync`` of a stale file, leaves the newer row alone.
         """
         sql = self._sql(self.upsert_sql())
-        with self.lock:
+        with self._locked():
             try:
                 connection = self.connection()
                 batch: list[tuple[Any, ...]] = []
@@ -133,7 +142,7 @@ class SqlCatalog:
                 raise self.failure(exc) from exc
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self.lock:
+        with self._locked():
             try:
                 connection = self.connection()
                 cursor = connection.cursor()
@@ -147,7 +156,7 @@ class SqlCatalog:
                 raise self.failure(exc) from exc
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self.lock:
+        with self._locked():
             try:
                 connection = self.connection()
                 with _transaction(connection):

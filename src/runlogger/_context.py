@@ -305,10 +305,12 @@ def process_run_name(argv: list[str] | None = None, main_module: str | None = No
     program's.
 
     The program is the ``-m`` module (a package's ``__main__`` as the package), else the
-    script's or console script's file stem (``etl.py`` -> ``etl``), else ``python``; a
-    first argument that looks like a sub-command -- a lowercase word of letters, digits,
-    ``-`` and ``_`` -- is added (``django-admin nightly``, ``manage nightly``), since that
-    is how such programs are known. Runs named this way group per job in ``stats``.
+    script's or console script's file stem (``etl.py`` -> ``etl``), else ``python``. For
+    programs known by their sub-commands -- console scripts, ``-m`` modules and Django's
+    ``manage.py`` -- a first argument that looks like one (a lowercase word of letters,
+    digits, ``-`` and ``_``) is added: ``django-admin nightly``, ``manage send-reports``.
+    A plain script's arguments are its data, never part of its name. Runs named this way
+    group per job in ``stats``.
     """
     from_environment = os.environ.get(RUN_NAME_ENV, "").strip()
     if from_environment:
@@ -319,12 +321,14 @@ def process_run_name(argv: list[str] | None = None, main_module: str | None = No
         main_module = getattr(spec, "name", None)
     if main_module:
         program = main_module.removesuffix(".__main__")
+        commands = True
     elif argv and argv[0] not in ("", "-c", "-"):
-        program = os.path.basename(argv[0])
-        program = program.removesuffix(".py") or program
+        base = os.path.basename(argv[0])
+        program = base.removesuffix(".py") or base
+        commands = base == "manage.py" or not base.endswith(".py")
     else:
         return "python"
-    first = argv[1] if len(argv) > 1 else ""
+    first = argv[1] if commands and len(argv) > 1 else ""
     if 0 < len(first) <= 40 and first[0].isalpha() and set(first) <= _SUBCOMMAND:
         return f"{program} {first}"
     return program
