@@ -36,7 +36,6 @@ __all__ = [
     "describe_target",
     "glob_to_regex",
     "is_postgres_url",
-    "lost_after",
     "row_from_summary",
 ]
 
@@ -78,11 +77,9 @@ FINAL_STATUSES = ("completed", "failed", "terminated")
 #: Statuses that count as a failure in ``stats``.
 FAILED_STATUSES = ("failed", "terminated")
 
-#: A running run on another host is ``lost`` once its last checkpoint is this many
-#: checkpoint intervals old (a missed beat or two is a busy machine, not a dead one).
+#: A running run whose last checkpoint is older than this many of its heartbeat
+#: intervals (``checkpoint_interval_s``) is ``lost``: its process refreshes it every one.
 _LOST_INTERVALS = 3
-#: ... and never sooner than this many seconds.
-_LOST_FLOOR_S = 60.0
 
 
 class CatalogError(RunloggerError):
@@ -197,17 +194,6 @@ def describe_target(target: str) -> str:
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", target)
 
 
-def lost_after(summary_interval: object) -> float:
-    """Seconds without a checkpoint after which another host's running run is lost."""
-    if (
-        isinstance(summary_interval, (int, float))
-        and not isinstance(summary_interval, bool)
-        and summary_interval > 0
-    ):
-        return max(_LOST_INTERVALS * float(summary_interval), _LOST_FLOOR_S)
-    return float("inf")  # a writer without a heartbeat: no way to tell from afar
-
-
 def derive_status(
     status: str,
     host: str | None,
@@ -220,19 +206,24 @@ def derive_status(
 ) -> str:
     """``lost`` for a ``running`` run that cannot still be running, else ``status``.
 
-    On this host: its process is gone. On another host: its last checkpoint is older
-    than its heartbeat allows (see :func:`lost_after`).
+    Its summary records a heartbeat interval and its last checkpoint is older than
+    three of them (works across hosts), or it ran on this host and its process is gone.
+    A run of another host without a heartbeat (an older writer) stays ``running``.
     """
     if status != "running":
         return status
-    if host is not None and host == this_host:
-        if pid is not None and not _pid_alive(pid):
+    if (
+        isinstance(summary_interval, (int, float))
+        and not isinstance(summary_interval, bool)
+        and summary_interval > 0
+        and updated_at is not None
+    ):
+        age = (time.time() if now is None else now) - updated_at
+        if age > _LOST_INTERVALS * float(summary_interval):
             return "lost"
-        return status
-    if updated_at is None:
-        return status
-    age = (time.time() if now is None else now) - updated_at
-    return "lost" if age > lost_after(summary_interval) else status
+    if host is not None and host == this_host and pid is not None and not _pid_alive(pid):
+        return "lost"
+    return status
 
 
 def _pid_alive(pid: int) -> bool:
