@@ -547,7 +547,7 @@ def _rfc3339(epoch: float) -> str:
 
 
 def measure_query(count: int, workdir: Path) -> tuple[float, float, int]:
-    """Seconds of ``runlogger runs --min-duration 5s``: cold (builds the index), then warm.
+    """Seconds of ``runlogger runs --min-duration 5s``: cold (catalogues the directory), then warm.
 
     Warm is the median of five queries: the first may still re-read the summaries written
     just before the index was built (too recent to trust), and the machine may be noisy.

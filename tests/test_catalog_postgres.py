@@ -104,6 +104,30 @@ def test_runs_of_three_hosts_land_in_one_table_and_count_together(
     assert stats.returncode == 0, stats.stderr
     (item,) = [json.loads(line) for line in stats.stdout.splitlines()]
     assert (item["name"], item["runs"], item["failed"]) == ("nightly", 3, 0)
+    env = clean_env(RUNLOGGER_CATALOG=database)
+    listed = _cli("runs", "--json", "--name", "nightly", cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    documents = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert sorted(document["host"] for document in documents) == ["host-a", "host-b", "host-c"]
+    only_b = _cli("runs", "--json", "--host", "host-b", cwd=tmp_path, env=env)
+    assert {json.loads(line)["host"] for line in only_b.stdout.splitlines()} == {"host-b"}
+
+
+def test_show_finds_a_run_of_another_host_by_prefix_in_the_catalog(
+    tmp_path: Path, database: str
+) -> None:
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    env = clean_env(RUNLOGGER_CATALOG=database, POSE_HOST="host-z")
+    result = run_python(POSING_JOB, cwd=workdir, env=env)
+    assert result.returncode == 0, result.stderr
+    run_id = result.stdout.strip()
+    shown = _cli(
+        "show", run_id[:24], "--json", "--catalog", database, cwd=tmp_path, env=clean_env()
+    )
+    assert shown.returncode == 0, shown.stderr
+    document = json.loads(shown.stdout)
+    assert (document["run_id"], document["host"]) == (run_id, "host-z")
 
 
 def test_the_job_survives_the_database_stopping_and_sync_brings_the_run_in(

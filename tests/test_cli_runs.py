@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 
-from runlogger import _catalog, _cli, _index
-from runlogger._catalog import INDEX_NAME
+from runlogger import _cli, _cmd_query
 from runlogger._cli import main
-from support import at, rewrite_in_place, write_summary
+from support import at, write_summary
 
 
 def dead_pid() -> int:
@@ -159,12 +158,16 @@ def test_runs_uses_runlogger_dir_by_default(
     assert listed(capsys) == ["from-env"]
 
 
-def test_runs_keeps_an_index(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_catalogues_a_directory_without_a_catalog_and_drops_the_old_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_summary(tmp_path, "a")
+    (tmp_path / ".runlogger-index").write_bytes(b"an index of an older version")
 
-    listed(capsys, "--dir", str(tmp_path))
+    assert listed(capsys, "--dir", str(tmp_path)) == ["a"]
 
-    assert (tmp_path / INDEX_NAME).is_file()
+    assert (tmp_path / "runlogger.sqlite3").is_file()
+    assert not (tmp_path / ".runlogger-index").exists()
 
 
 @pytest.mark.parametrize("enabled_before", [True, False])
@@ -176,13 +179,13 @@ def test_runs_pauses_the_garbage_collector_and_restores_it(
 ) -> None:
     write_summary(tmp_path, "a")
     seen: list[bool] = []
-    list_runs = _catalog.list_runs
+    select_runs = _cmd_query.select_runs
 
-    def spy(directory: Path, **options: Any) -> _catalog.Listing:
+    def spy(*args: Any, **options: Any) -> _cmd_query.Selection:
         seen.append(gc.isenabled())
-        return list_runs(directory, **options)
+        return select_runs(*args, **options)
 
-    monkeypatch.setattr(_catalog, "list_runs", spy)
+    monkeypatch.setattr(_cmd_query, "select_runs", spy)
     (gc.enable if enabled_before else gc.disable)()
     try:
         assert listed(capsys, "--dir", str(tmp_path)) == ["a"]
@@ -191,27 +194,16 @@ def test_runs_pauses_the_garbage_collector_and_restores_it(
         gc.enable()
 
 
-def test_runs_reflects_a_changed_summary_through_the_index(
+def test_runs_reflects_a_summary_changed_behind_the_catalog_after_sync(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write_summary(tmp_path, "a", status="running")
+    write_summary(tmp_path, "a", status="running", updated_at=at(0))
     listed(capsys, "--dir", str(tmp_path))
-    write_summary(tmp_path, "a", status="failed", duration_ms=123_456)
+    write_summary(tmp_path, "a", status="failed", duration_ms=123_456, updated_at=at(2))
+    assert main(["sync", "--dir", str(tmp_path)]) == 0
+    capsys.readouterr()
 
     assert listed(capsys, "--dir", str(tmp_path), "--status", "failed") == ["a"]
-
-
-def test_runs_sees_a_summary_rewritten_in_place_with_its_old_mtime_and_size(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Another tool edits a summary in the same tick as the index: inode, size, mtime equal."""
-    path = write_summary(tmp_path, "a", name="aaaa")
-    write_summary(tmp_path, "b", name="bbbb", start_time=at(1))
-    assert listed(capsys, "--dir", str(tmp_path), "--name", "aaaa") == ["a"]
-    rewrite_in_place(path, b'"aaaa"', b'"cccc"')
-
-    assert listed(capsys, "--dir", str(tmp_path), "--name", "cccc") == ["a"]
-    assert listed(capsys, "--dir", str(tmp_path), "--name", "aaaa") == []
 
 
 def test_runs_fits_the_terminal_width_by_cutting_the_name(
@@ -609,28 +601,6 @@ def test_subprocess_runs_does_not_import_the_wrapper(tmp_path: Path) -> None:
     )
 
     assert result.stdout.splitlines()[-1] == "NO-WRAP"
-
-
-def test_subprocess_runs_from_a_fresh_index_imports_only_what_it_needs(tmp_path: Path) -> None:
-    """No summary writer, no host name (nothing is running), no index writer (no change)."""
-    write_summary(tmp_path, "a")
-    _catalog.list_runs(tmp_path)
-    complete = _index.load_index(tmp_path / INDEX_NAME).complete()
-    assert complete is not None
-    assert _index.save_index(tmp_path, *complete, 2**62)  # as if saved long after
-    unwanted = ["runlogger._store", "runlogger._summary", "socket", "tempfile", "dataclasses"]
-    code = (
-        "import sys\n"
-        "from runlogger._cli import main\n"
-        f"main(['runs', '--dir', {str(tmp_path)!r}])\n"
-        f"print([name for name in {unwanted!r} if name in sys.modules])\n"
-    )
-
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-
-    assert result.stdout.splitlines()[-1] == "[]"
 
 
 def test_the_default_directory_is_the_stores() -> None:

@@ -10,10 +10,11 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runlogger import _catalog
+from runlogger._catalog_schema import derive_status
 from support import clean_env, python_command, read_jsonl, read_summary, run_python
 
 CONFIG = """
@@ -80,11 +81,19 @@ def test_silent_run_keeps_its_checkpoint_fresh(tmp_path: Path) -> None:
 
 def test_stale_running_run_of_another_host_is_lost() -> None:
     """Readers: a checkpoint older than 3 intervals is lost, even where no pid is checkable."""
-    stale = {"host": "elsewhere.invalid", "pid": 1, "updated_at": "2026-11-30T21:00:00.000000Z"}
-    now = datetime(2026, 11, 30, 22, 0, tzinfo=timezone.utc).timestamp()  # an hour later
-    assert _catalog.effective_status("running", **stale, interval=30, now=now) == "lost"
-    assert _catalog.effective_status("running", **stale, interval=7200, now=now) == "running"
-    assert _catalog.effective_status("running", **stale, interval=None, now=now) == "running"
+    updated = datetime(2026, 11, 30, 21, 0, tzinfo=timezone.utc).timestamp()
+    stale: dict[str, Any] = {"host": "elsewhere.invalid", "pid": 1, "updated_at": updated}
+    now = updated + 3600  # an hour later
+    here = "this-host.invalid"
+    assert derive_status("running", **stale, summary_interval=30, this_host=here, now=now) == "lost"
+    assert (
+        derive_status("running", **stale, summary_interval=7200, this_host=here, now=now)
+        == "running"
+    )
+    assert (
+        derive_status("running", **stale, summary_interval=None, this_host=here, now=now)
+        == "running"
+    )
 
 
 def test_runs_lists_a_stale_running_run_as_lost(tmp_path: Path) -> None:

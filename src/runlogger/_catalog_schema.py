@@ -132,7 +132,23 @@ def _int(value: object) -> int | None:
 
 
 def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (a hand-made file): kept visible, escaped
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _json_text(summary: Mapping[str, Any]) -> str:
+    """The document as JSON text a database takes: UTF-8, or escapes for lone surrogates."""
+    text = json.dumps(summary, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(summary, allow_nan=False, separators=(",", ":"))
+    return text
 
 
 def row_from_summary(summary: Mapping[str, Any]) -> Row:
@@ -144,14 +160,14 @@ def row_from_summary(summary: Mapping[str, Any]) -> Row:
     run_id = summary.get("run_id")
     if not isinstance(run_id, str) or not run_id:
         raise ValueError("a summary without a run_id cannot be catalogued")
-    status = summary.get("status")
+    status = _str(summary.get("status"))
     started = parse_timestamp(summary.get("start_time"))
     ended = parse_timestamp(summary.get("end_time"))
     updated = parse_timestamp(summary.get("updated_at"))
     if updated is None:
         updated = ended if ended is not None else started
     return Row(
-        run_id,
+        _str(run_id) or run_id,
         _str(summary.get("name")),
         status if isinstance(status, str) and status else "unknown",
         started,
@@ -166,7 +182,7 @@ def row_from_summary(summary: Mapping[str, Any]) -> Row:
         _int(summary.get("pid")),
         _str(summary.get("parent_run_id")),
         _str(summary.get("trace_id")),
-        json.dumps(summary, ensure_ascii=False, allow_nan=False, separators=(",", ":")),
+        _json_text(summary),
     )
 
 

@@ -10,6 +10,7 @@ retention -- is here, so the two cannot drift apart.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,6 +23,7 @@ from ._catalog_schema import (
     CatalogError,
     Row,
     StatsRow,
+    derive_status,
     describe_target,
     has_wildcards,
 )
@@ -234,6 +236,22 @@ class SqlCatalog:
             ]
         )
 
+    def effective_status(self, row: Row, this_host: str) -> str:
+        """The row's status, ``lost`` derived for a running run that cannot be running
+        (its summary's heartbeat interval is read only for ``running`` rows)."""
+        if row.status != "running":
+            return row.status
+        interval: object = None
+        full = row if row.summary else self.get(row.run_id)
+        if full is not None and full.summary:
+            try:
+                interval = json.loads(full.summary).get("checkpoint_interval_s")
+            except (ValueError, AttributeError):
+                interval = None
+        return derive_status(
+            row.status, row.host, row.pid, row.updated_at, interval, this_host=this_host
+        )
+
     def get(self, run_id: str) -> Row | None:
         found = self._query(f"SELECT {', '.join(COLUMNS)} FROM runs WHERE run_id = ?", [run_id])
         return self._row(found[0], True) if found else None
@@ -323,8 +341,6 @@ class _transaction:
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    import json
-
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -28,6 +28,8 @@ from ._timefmt import utc_timestamp
 
 __all__ = ["SQLiteCatalog"]
 
+#: The path of a catalog held in memory (a query of a directory it cannot write to).
+MEMORY = ":memory:"
 #: How long a writer waits for another one's transaction before giving up.
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -81,6 +83,11 @@ class SQLiteCatalog(SqlCatalog):
         if self._connection is not None and self._pid == os.getpid():
             return self._connection
         self._connection = None  # a forked child never uses its parent's connection
+        if self.path == MEMORY:
+            memory = sqlite3.connect(MEMORY, check_same_thread=False)
+            self._migrate(memory)
+            self._connection, self._pid = memory, os.getpid()
+            return memory
         if not os.path.exists(self.path):
             if not self.create:
                 raise CatalogError(f"no catalog at {self.path}")

@@ -26,8 +26,8 @@ from typing import Any, NamedTuple, NoReturn, TextIO, TypeVar
 from . import _catalog
 from ._context import RUN_DIR_ENV
 from ._durations import format_duration_ms, parse_duration, parse_timestamp, parse_when
-from ._errors import RunloggerError
-from ._ids import validate_run_id
+from ._errors import RunloggerError, RunNotFoundError
+from ._ids import _RUN_ID_RE, validate_run_id
 
 __all__ = ["main"]
 
@@ -100,10 +100,14 @@ runlogger's options come before the script: everything after SCRIPT.py (or after
 _RUNS_DESCRIPTION = """\
 List runs, newest first (by start time), as a table or as JSON lines.
 
-A run recorded as "running" on this host whose process no longer exists is shown with
-status "lost" (it was killed, or its machine rebooted): --status lost selects such runs,
-and with --json its summary object is printed with "status": "lost" in place of the
-recorded "running"; nothing else in the object is changed.
+Runs are read from the run catalog (DIR/runlogger.sqlite3, or --catalog), which the runs
+write themselves; "runlogger sync" brings in summary files it missed.
+
+A run recorded as "running" whose process no longer exists on this host, or whose last
+checkpoint is older than three heartbeat intervals, is shown with status "lost" (it was
+killed, or its machine rebooted): --status lost selects such runs, and with --json its
+summary object is printed with "status": "lost" in place of the recorded "running";
+nothing else in the object is changed.
 """
 
 _RUNS_EPILOG = f"""\
@@ -111,15 +115,15 @@ DURATION is a number and a unit: 250ms, 5s, 1.5s, 2m, 1h, or a sum like 1h30m.
 WHEN is an ISO date (2026-11-30: local midnight; with --until the whole day is included),
 an ISO datetime (2026-11-30T21:30, 2026-11-30 21:30:05Z; without a zone it is local time),
 how long ago (30m, 2h, 7d), or "now". --since is inclusive, --until exclusive.
-Durations of running runs are as of their last checkpoint. An index of the summaries is
-kept in DIR/{_catalog.INDEX_NAME} (a cache, rebuilt automatically; safe to delete).
+Durations of running runs are as of their last checkpoint. A directory without a catalog
+yet (written by an older version) is catalogued on the first query.
 
 {_ENVIRONMENT_HELP}"""
 
 _SHOW_DESCRIPTION = """\
-Show one run's summary, and with --events its events. RUN_ID may be any unique prefix of
-a run id. A run recorded as "running" on this host whose process no longer exists is
-shown as "lost" (also in --json output, where "status" becomes "lost").
+Show one run's summary (from the run catalog), and with --events its events. RUN_ID may
+be any unique prefix of a run id. A run recorded as "running" that is dead (see runs
+--help) is shown as "lost" (also in --json output, where "status" becomes "lost").
 
 Events are read from DIR/RUN_ID.jsonl, or for a nested run from the file of the run it
 is nested in; events of runs nested in this one are included. With --json, --events
@@ -343,6 +347,8 @@ def _build_parser() -> _Parser:
         "--json", action="store_true", help="print each run's summary as one JSON object per line"
     )
     runs.add_argument("--utc", action="store_true", help="show start times in UTC, not local")
+    runs.add_argument("--host", metavar="H", help="only runs of this host")
+    _add_catalog(runs)
 
     show = commands.add_parser(
         "show",
@@ -371,6 +377,7 @@ def _build_parser() -> _Parser:
         help="only events with this event_type (repeat for several)",
     )
     show.add_argument("--utc", action="store_true", help="show times in UTC, not local")
+    _add_catalog(show)
     _add_catalog_commands(commands, formatter)
     return parser
 
@@ -668,20 +675,47 @@ def _check_run_directory(directory: Path) -> None:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
+    from . import _cmd_query  # the catalog's modules, only for the commands that read it
+
     directory = _directory(args.dir)
-    if not directory.is_dir():
+    if _own_catalog(args) and not directory.is_dir():
         if directory.exists():
             raise NotADirectoryError(20, "not a directory", str(directory))
         raise FileNotFoundError(2, "no such directory", str(directory))
+    statuses = args.status and frozenset(status for group in args.status for status in group)
+    query = _catalog.Query(
+        statuses=statuses or None,
+        min_duration_ms=args.min_duration,
+        max_duration_ms=args.max_duration,
+        since_ts=args.since,
+        until_ts=args.until,
+        name=args.name,
+        limit=args.limit,
+    )
     with _collector_paused():
-        listing = _catalog.list_runs(directory, save_index=False)
-        try:
-            return _print_runs(args, directory, listing)
-        finally:
-            try:
-                sys.stdout.flush()  # the answer first; the index (if it changed) after
-            finally:
-                listing.save_index()
+        selection = _cmd_query.select_runs(
+            directory,
+            args.catalog,
+            query,
+            host=args.host,
+            with_summaries=args.json,
+            report=_report_problem,
+        )
+        return _print_runs(args, selection)
+
+
+def _own_catalog(args: argparse.Namespace) -> bool:
+    """Whether the runs are read from the directory's own catalog (so it must exist)."""
+    return args.catalog is None and not os.environ.get("RUNLOGGER_CATALOG")
+
+
+def _ignore_problem(_problem: _catalog.Problem) -> None:
+    pass
+
+
+def _report_problem(problem: _catalog.Problem) -> None:
+    kind = "unreadable" if problem.unreadable else "corrupt"
+    _error(f"skipped {kind} summary {problem.path}: {problem.reason}")
 
 
 @contextlib.contextmanager
@@ -701,60 +735,21 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _print_runs(args: argparse.Namespace, directory: Path, listing: _catalog.Listing) -> int:
-    for problem in listing.problems:
-        kind = "unreadable" if problem.unreadable else "corrupt"
-        _error(f"skipped {kind} summary {problem.path}: {problem.reason}")
-    statuses = args.status and frozenset(status for group in args.status for status in group)
-    query = _catalog.Query(
-        statuses=statuses or None,
-        min_duration_ms=args.min_duration,
-        max_duration_ms=args.max_duration,
-        since_ts=args.since,
-        until_ts=args.until,
-        name=args.name,
-        limit=args.limit,
-    )
-    selected = listing.select_columns(query)
+def _print_runs(args: argparse.Namespace, selection: Any) -> int:
+    selected = selection.columns
     if not selected:
-        if len(listing):
-            _error(f"no runs in {directory} match ({len(listing)} runs in all)")
+        if selection.total:
+            _error(f"no runs in {selection.where} match ({selection.total} runs in all)")
         else:
-            _error(f"no runs in {directory} yet")
+            _error(f"no runs in {selection.where} yet")
         return 0
     out = sys.stdout
     if args.json:
-        for run_id in selected.run_id:
-            document = _summary_with_status(directory / f"{run_id}.json")
-            if document is not None:
-                _write(out, json.dumps(document))
+        for document in selection.summaries:
+            _write(out, json.dumps(document))
         return 0
     _write(out, "\n".join(_runs_table(selected, utc=args.utc, stream=out)))
     return 0
-
-
-def _summary_with_status(path: Path) -> dict[str, Any] | None:
-    """A summary for --json with the derived ``lost`` status; None (reported) if unreadable."""
-    try:
-        document = _catalog.load_summary(path)
-    except (OSError, RunloggerError) as exc:
-        _error(f"skipped {path}: {exc}")
-        return None
-    return _derive_status(document)
-
-
-def _derive_status(document: dict[str, Any]) -> dict[str, Any]:
-    """Replace a ``running`` status by ``lost`` where the process is gone (see --help)."""
-    if document.get("status") == "running":
-        host, pid = document.get("host"), document.get("pid")
-        document["status"] = _catalog.effective_status(
-            "running",
-            host if isinstance(host, str) else None,
-            pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
-            updated_at=document.get("updated_at"),
-            interval=document.get("checkpoint_interval_s"),
-        )
-    return document
 
 
 def _runs_table(runs: _catalog.RunColumns, *, utc: bool, stream: TextIO) -> list[str]:
@@ -894,9 +889,23 @@ def _start_text(epoch: float, to_struct: Callable[[float], time.struct_time]) ->
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from . import _cmd_query
+
     directory = _directory(args.dir)
-    run_id = _catalog.resolve_run_id(directory, args.run_id)
-    document = _derive_status(_summary_or_error(directory / f"{run_id}.json"))
+    if _own_catalog(args) and not directory.is_dir():
+        raise FileNotFoundError(2, "no such directory", str(directory))
+    try:
+        # Damaged files met while cataloguing are not this command's news ...
+        document = _cmd_query.find_run(directory, args.catalog, args.run_id, _ignore_problem)
+    except RunNotFoundError:
+        # ... unless it is the one asked for: say why it is not a run.
+        named = directory / f"{args.run_id}.json"
+        if _own_catalog(args) and _RUN_ID_RE.fullmatch(args.run_id) and named.is_file():
+            # A damaged summary: CorruptSummaryError says why; some other JSON file: no run.
+            with contextlib.suppress(_catalog.NotASummaryError):
+                _catalog.load_summary(named)
+        raise
+    run_id = str(document.get("run_id"))
     show_events = args.events or args.level is not None or args.event_type is not None
     # Find the events before printing anything, so a missing file is a clean error.
     events_file = _catalog.find_events_file(directory, run_id, document) if show_events else None
@@ -954,13 +963,6 @@ def _print_events(
                 _write(out, line)
     if not shown and not args.json:
         _write(out, "  (no events match)")
-
-
-def _summary_or_error(path: Path) -> dict[str, Any]:
-    try:
-        return _catalog.load_summary(path)
-    except (FileNotFoundError, _catalog.NotASummaryError):
-        raise _UsageError(f"no run matches {path.stem!r} in {path.parent}")
 
 
 def _summary_lines(

@@ -10,39 +10,22 @@ the row after, so a file that cannot be removed keeps its row (and is reported).
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ._catalog_schema import FINAL_STATUSES, Row, derive_status
+from ._catalog_schema import FINAL_STATUSES, Row
 from ._catalog_sink import open_catalog
-from ._catalog_sql import Filters, SqlCatalog
+from ._catalog_sql import Filters
 from ._cmd_sync import default_target, sync_directory
 from ._ids import _RUN_ID_RE
 from ._timefmt import utc_timestamp
 
-__all__ = ["command", "effective_status"]
+__all__ = ["command"]
 
 _DEFAULT_STATUSES = frozenset({*FINAL_STATUSES, "lost"})
-
-
-def effective_status(row: Row, catalog: SqlCatalog, this_host: str) -> str:
-    """The row's status with ``lost`` derived for a running run that cannot be running."""
-    if row.status != "running":
-        return row.status
-    interval: object = None
-    full = row if row.summary else catalog.get(row.run_id)
-    if full is not None and full.summary:
-        try:
-            interval = json.loads(full.summary).get("checkpoint_interval_s")
-        except (ValueError, AttributeError):
-            interval = None
-    return derive_status(
-        row.status, row.host, row.pid, row.updated_at, interval, this_host=this_host
-    )
 
 
 def _remove(path: Path) -> None:
@@ -73,14 +56,14 @@ def command(
         this_host = socket.gethostname()
         chosen: list[Row] = []
         for row in catalog.select(Filters(statuses=frozenset(recorded), until=cutoff)):
-            if effective_status(row, catalog, this_host) in wanted:
+            if catalog.effective_status(row, this_host) in wanted:
                 chosen.append(row)
         out = sys.stdout
         verb = "would remove" if dry_run else "removed"
         removed: list[str] = []
         files = 0
         for row in chosen:
-            status = effective_status(row, catalog, this_host)
+            status = catalog.effective_status(row, this_host)
             started = "-" if row.started_at is None else utc_timestamp(row.started_at)
             paths = [directory / f"{row.run_id}{suffix}" for suffix in (".json", ".jsonl")]
             present = [path for path in paths if path.exists() or path.is_symlink()]

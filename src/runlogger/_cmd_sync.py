@@ -21,10 +21,11 @@ from ._catalog import Problem, _decode_summary
 from ._catalog_schema import CATALOG_ENV, CATALOG_FILE, Row, resolve_target, row_from_summary
 from ._catalog_sink import open_catalog
 from ._catalog_sql import SqlCatalog
+from ._catalog_sqlite import MEMORY
 from ._durations import parse_timestamp
 from ._ids import _RUN_ID_RE
 
-__all__ = ["SyncResult", "open_query_catalog", "sync_directory"]
+__all__ = ["SyncResult", "open_query_catalog", "sync_directory", "where"]
 
 #: The cache file older versions kept beside the summaries; a catalog replaces it.
 LEGACY_INDEX = ".runlogger-index"
@@ -60,7 +61,9 @@ def _matches(known: tuple[float | None, str] | None, updated: float | None, stat
     return known[1] == status and abs(known[0] - updated) < 1e-5
 
 
-def sync_directory(directory: Path, catalog: SqlCatalog) -> SyncResult:
+def sync_directory(
+    directory: Path, catalog: SqlCatalog, *, remove_legacy: bool = True
+) -> SyncResult:
     """Upsert into ``catalog`` each summary in ``directory`` it lacks or has older.
 
     Also removes a legacy ``.runlogger-index`` (the catalog supersedes it).
@@ -99,7 +102,7 @@ def sync_directory(directory: Path, catalog: SqlCatalog) -> SyncResult:
     if rows:
         catalog.upsert(rows)
     legacy = directory / LEGACY_INDEX
-    if legacy.is_file():
+    if remove_legacy and legacy.is_file():
         with contextlib.suppress(OSError):
             legacy.unlink()
     problems.sort()
@@ -129,11 +132,20 @@ def open_query_catalog(
             if directory.exists():
                 raise NotADirectoryError(20, "not a directory", str(directory))
             raise FileNotFoundError(2, "no such directory", str(directory))
-        catalog = open_catalog(target)
-        for problem in sync_directory(directory, catalog).problems:
+        # A directory this user cannot write to (another user's, a read-only mount) is
+        # catalogued in memory for this one query.
+        writable = os.access(directory, os.W_OK | os.X_OK)
+        catalog = open_catalog(target if writable else MEMORY)
+        for problem in sync_directory(directory, catalog, remove_legacy=writable).problems:
             report(problem)
         return catalog
     return open_catalog(target, create=False)
+
+
+def where(directory: Path, option: str | None, catalog: SqlCatalog) -> str:
+    """How messages name where runs were looked for: the directory for its own catalog."""
+    own = option is None and not os.environ.get(CATALOG_ENV)
+    return str(directory) if own else catalog.label
 
 
 def command(directory: Path, option: str | None, error: Callable[[str], None]) -> int:
