@@ -1,8 +1,9 @@
 """Benchmark the SQLite run catalog against issue 14's targets.
 
 Generates a catalog of N runs (default 1,000,000: 200 job names, 20 of them etl-*, 5%
-failed, durations exponential with a mean of 2 s, start times over 60 days) straight through the catalog's own
-upsert, then times, each as the median of several repetitions in this process:
+failed, durations exponential with a mean of 2 s, start times over 60 days) straight
+through the catalog's own upsert, then times, each as the median of several repetitions
+in this process:
 
 - the listing queries behind ``runs --limit 20``, ``runs --status failed --since 1d`` and
   ``runs --min-duration 5s --name 'etl-*'`` (targets < 100 ms, < 300 ms, < 300 ms);
