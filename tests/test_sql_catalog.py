@@ -151,7 +151,12 @@ def test_the_schema_has_a_version_the_documented_columns_and_indexes(tmp_path: P
     journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
     connection.close()
     assert columns == list(_catalog_schema.COLUMNS)
-    assert {"runs_started_at", "runs_name_started_at", "runs_status_started_at"} <= indexes
+    assert {
+        "runs_started_at",
+        "runs_name_started_at",
+        "runs_status_started_at",
+        "runs_name_duration",
+    } <= indexes
     assert version == [(_catalog_schema.SCHEMA_VERSION,)]
     assert journal == "wal"
 

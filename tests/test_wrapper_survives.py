@@ -657,10 +657,9 @@ def test_nested_runlogger_run_joins_the_outer_run(tmp_path: Path) -> None:
     )
     result = _wrap(tmp_path, "--run-id", "outer-1", "outer.py")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
-        "outer-1.json",
-        "outer-1.jsonl",
-    ]
+    assert sorted(
+        p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("runlogger.sqlite3")
+    ) == ["outer-1.json", "outer-1.jsonl"]  # one run's files, beside the run catalog
     summary = read_summary(tmp_path / "runs", "outer-1")
     events = read_jsonl(tmp_path / "runs" / "outer-1.jsonl")
     assert _messages(events, "inner") == ["inside"]

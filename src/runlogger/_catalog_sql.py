@@ -52,8 +52,8 @@ class Filters(NamedTuple):
 
 
 _LIST_COLUMNS = COLUMNS[:-1]
-_IN_FINAL = "status IN ({})".format(", ".join(f"'{s}'" for s in FINAL_STATUSES))
-_IN_FAILED = "status IN ({})".format(", ".join(f"'{s}'" for s in FAILED_STATUSES))
+IN_FINAL = "status IN ({})".format(", ".join(f"'{s}'" for s in FINAL_STATUSES))
+IN_FAILED = "status IN ({})".format(", ".join(f"'{s}'" for s in FAILED_STATUSES))
 
 
 class SqlCatalog:
@@ -286,8 +286,8 @@ FROM (
          COUNT(*) OVER (PARTITION BY name, timed) AS n
   FROM (
     SELECT name, status, duration_ms, ended_at,
-           CASE WHEN {_IN_FAILED} THEN 1 ELSE 0 END AS failed,
-           CASE WHEN {_IN_FINAL} AND duration_ms IS NOT NULL THEN 1 ELSE 0 END AS timed
+           CASE WHEN {IN_FAILED} THEN 1 ELSE 0 END AS failed,
+           CASE WHEN {IN_FINAL} AND duration_ms IS NOT NULL THEN 1 ELSE 0 END AS timed
     FROM runs{where}
   ) AS picked
 ) AS ranked
