@@ -791,3 +791,25 @@ def test_without_sigtimedwait_signals_are_still_passed_on(tmp_path: Path) -> Non
     result = python_command("-c", textwrap.dedent(code), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "(143, 'SIGTERM') SIGTERM\n"
+
+
+def test_command_output_in_bulk_is_one_event_a_line(tmp_path: Path) -> None:
+    code = "import sys; sys.stdout.write(''.join(f'line {i}\\n' for i in range(5000)))"
+    result = _wrap(tmp_path, "--", sys.executable, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("\n") == 5000
+    summary, events = _the_run(tmp_path)
+    lines = [e["message"] for e in events if "stream" in e]
+    assert lines == [f"line {i}" for i in range(5000)]
+    assert summary["event_count"] == len(events)
+
+
+def test_command_line_longer_than_the_limit_is_recorded_in_pieces(tmp_path: Path) -> None:
+    from runlogger._command import MAX_LINE
+
+    code = f"import sys; sys.stdout.write('x' * {MAX_LINE * 2 + 10} + '\\n')"
+    result = _wrap(tmp_path, "--", sys.executable, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout) == MAX_LINE * 2 + 11  # passed through whole
+    _, events = _the_run(tmp_path)
+    assert len([e for e in events if "stream" in e]) == 3

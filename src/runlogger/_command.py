@@ -93,13 +93,9 @@ class _Reader(threading.Thread):
                     break
                 if passing:
                     passing = _pass_on(self.target, data)
-                pending += data
-                while True:
-                    end = pending.find(b"\n")
-                    if end < 0 or end > MAX_LINE:
-                        break
-                    self._record(pending[:end])
-                    pending = pending[end + 1 :]
+                *lines, pending = (pending + data).split(b"\n")
+                for line in lines:
+                    self._record_long(line)
                 while len(pending) > MAX_LINE:
                     self._record(pending[:MAX_LINE])
                     pending = pending[MAX_LINE:]
@@ -107,6 +103,10 @@ class _Reader(threading.Thread):
                 self._record(pending)
         finally:
             os.close(self.source)
+
+    def _record_long(self, line: bytes) -> None:
+        for start in range(0, max(len(line), 1), MAX_LINE):
+            self._record(line[start : start + MAX_LINE])
 
     def _record(self, line: bytes) -> None:
         if line.endswith(b"\r"):

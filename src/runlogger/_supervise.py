@@ -271,6 +271,15 @@ def complete_run(
     time): a run the child only joined belongs to another process, which finishes it.
     """
     path = summary_path(directory, run_id)
+    # Recounted before the directory lock is taken (a long events file takes a while,
+    # and the lock is every run's in this directory); the counts the other processes
+    # handed over are read again under the lock.
+    before = _read_existing(path)
+    total = (
+        _recount(events_path(directory, run_id), run_id)
+        if before is not None and before.get("status") not in _FINAL
+        else None
+    )
     with _directory_lock(directory):
         existing = _read_existing(path)
         if (
@@ -303,7 +312,8 @@ def complete_run(
             return
         # The child died before its final summary: finish the run for it.
         others = [part for name, part in contributors.items() if name != key]
-        total = _recount(events_path(directory, run_id), run_id)
+        if total is None:  # not seen running a moment ago: count now
+            total = _recount(events_path(directory, run_id), run_id)
         checkpoint = contributors.get(key)
         checkpoint = checkpoint if isinstance(checkpoint, Mapping) else {}
         share = _at_least(_minus(total, others), checkpoint)
