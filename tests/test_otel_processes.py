@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from support import clean_env, communicate, read_jsonl, read_summary, run_python
+from support import clean_env, communicate, python_command, read_jsonl, read_summary, run_python
 
 #: The program's own OpenTelemetry setup (the SDK is the user's): every ended span is
 #: written as one JSON line to $SPANS_FILE, synchronously, so the test reads what ended.
@@ -362,3 +362,59 @@ def test_run_spans_without_a_tracer_provider_say_so_once(tmp_path: Path) -> None
     )
     assert result.stderr.count("no OpenTelemetry TracerProvider is set up") == 1, result.stderr
     assert "TRACE None" in result.stdout
+
+
+def test_runlogger_run_otel_under_an_incoming_traceparent(
+    tmp_path: Path, receiver: tuple[str, list[bytes]]
+) -> None:
+    """A CI system's trace in, the wrapped run as its child span, the events in that trace."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    endpoint, bodies = receiver
+    (tmp_path / "job.py").write_text(
+        "import logging, sys\nlogging.getLogger('job').warning('half done')\nsys.exit(3)\n",
+        encoding="utf-8",
+    )
+    env = _env(
+        tmp_path,
+        TRACEPARENT=INCOMING,
+        OTEL_TRACES_EXPORTER="otlp_proto_http",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint,
+        NO_PROXY="*",
+        no_proxy="*",
+    )
+    del env["RUNLOGGER_OTEL"]  # --otel sets it
+    result = python_command(
+        "-m",
+        "runlogger",
+        "run",
+        "--otel",
+        "--name",
+        "ci-job",
+        "--dir",
+        "runs",
+        "job.py",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 3, result.stderr
+    spans = []
+    for body in bodies:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        spans += [
+            span
+            for resource_spans in request.resource_spans
+            for scope_spans in resource_spans.scope_spans
+            for span in scope_spans.spans
+        ]
+    [span] = [span for span in spans if span.name == "ci-job"]
+    assert span.trace_id.hex() == INCOMING_TRACE
+    assert span.parent_span_id.hex() == "00f067aa0ba902b7"
+    attributes = _attribute_values(span.attributes)
+    assert attributes["runlogger.exit_code"] == 3
+    assert attributes["runlogger.status"] == "failed"
+    run_id = attributes["runlogger.run_id"]
+    assert read_summary(tmp_path / "runs", run_id)["trace_id"] == INCOMING_TRACE

@@ -78,7 +78,7 @@ examples:
 
 _RUN_USAGE = (
     "runlogger run [-h] [--name N] [--run-id ID] [--dir D] [--level L] [--stderr-level L] "
-    "[--pushgateway URL] (SCRIPT.py | -m MODULE | -- CMD) [ARGS ...]"
+    "[--pushgateway URL] [--otel] (SCRIPT.py | -m MODULE | -- CMD) [ARGS ...]"
 )
 _RUN_DESCRIPTION = """\
 Run an unmodified Python script (or module, with -m) as one run: its logging records go
@@ -291,6 +291,11 @@ def _build_parser() -> _Parser:
         help="push the run's metrics to this Prometheus Pushgateway (sets $RUNLOGGER_PUSHGATEWAY)",
     )
     run.add_argument("-m", dest="module", metavar="MODULE", help="run a module, as python -m")
+    run.add_argument(
+        "--otel",
+        action="store_true",
+        help="make the run an OpenTelemetry span (sets RUNLOGGER_OTEL=1; the SDK from OTEL_*)",
+    )
 
     runs = commands.add_parser(
         "runs",
@@ -606,6 +611,10 @@ def _cmd_run(
     _check_run_directory(_directory(args.dir))
     if args.pushgateway is not None:
         _use_pushgateway(args.pushgateway)
+    if args.otel:
+        # The program's process reads it where it configures its summary handler; children
+        # inherit it, as they inherit the run.
+        os.environ["RUNLOGGER_OTEL"] = "1"
     if command:
         from ._command import run_command
 
