@@ -13,7 +13,7 @@ import pytest
 from pythonjsonlogger.json import JsonFormatter
 
 import runlogger
-from runlogger import MissingBackendError, RunJsonFormatter
+from runlogger import MissingBackendError, RunContextFilter, RunJsonFormatter
 from support import parse_line
 
 BACKENDS = ["json", "orjson"]
@@ -97,9 +97,16 @@ def test_parent_run_id_only_when_nested() -> None:
     assert event["parent_run_id"] == runlogger.current_run().run_id
 
 
-def test_run_id_from_a_filter_wins_over_the_context() -> None:
-    event = _format(RunJsonFormatter(), _record(run_id="given", parent_run_id="p"))
-    assert (event["run_id"], event["parent_run_id"]) == ("given", "p")
+def test_run_from_a_filter_wins_over_the_context() -> None:
+    """A record stamped elsewhere (another process, through a queue) keeps its run."""
+    with runlogger.run("elsewhere") as elsewhere:
+        record = _record()
+        RunContextFilter().filter(record)
+    event = _format(RunJsonFormatter(), record)
+    assert (event["run_id"], event["parent_run_id"]) == (
+        elsewhere.run_id,
+        elsewhere.parent_run_id,
+    )
 
 
 def test_exception_gives_traceback_and_qualified_type(backend: str) -> None:
@@ -253,3 +260,64 @@ def test_a_50_mb_bytes_extra_is_cut_before_it_is_decoded(backend: str) -> None:
     assert event["payload"].startswith("\\xff\\xff")
     assert event["payload"].endswith(" bytes]")
     assert len(event["payload"]) <= 16384
+
+
+# --- extras that collide with runlogger's own fields ------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_extras_named_like_required_fields_go_under_extra(backend: str) -> None:
+    record = _record(
+        level=logging.ERROR,
+        timestamp="1970-01-01T00:00:00Z",
+        logger="impostor",
+        parent_run_id="made-up",
+        exc_type="NotAnError",
+        other=1,
+    )
+    record.__dict__["level"] = "DEBUG"  # an extra named "level", not the record's level
+
+    event = _format(RunJsonFormatter(backend=backend), record)
+
+    assert list(event)[:5] == ["timestamp", "level", "logger", "message", "run_id"]
+    assert event["level"] == "ERROR"
+    assert event["logger"] == "app.module"
+    assert event["timestamp"] != "1970-01-01T00:00:00Z"
+    assert event["run_id"] == runlogger.current_run().run_id
+    assert "parent_run_id" not in event
+    assert event["other"] == 1
+    assert event["extra"] == {
+        "parent_run_id": "made-up",
+        "timestamp": "1970-01-01T00:00:00Z",
+        "logger": "impostor",
+        "exc_type": "NotAnError",
+        "level": "DEBUG",
+    }
+
+
+def test_collisions_follow_renamed_keys() -> None:
+    formatter = RunJsonFormatter(rename_fields={"level": "severity", "user": "level"})
+
+    event = _format(formatter, _record(severity="low", user="ann"))
+
+    assert (event["severity"], event["level"]) == ("INFO", "ann")  # "level" is free now
+    assert event["extra"] == {"severity": "low"}
+
+
+def test_a_field_named_extra_joins_the_collided_ones_so_nothing_is_lost() -> None:
+    formatter = RunJsonFormatter()
+
+    alone = _format(formatter, _record(extra={"mine": 1}))
+    together = _format(formatter, _record(extra={"mine": 1}, logger="impostor"))
+
+    assert alone["extra"] == {"mine": 1}
+    assert together["extra"] == {"logger": "impostor", "extra": {"mine": 1}}
+
+
+def test_a_dict_message_cannot_replace_required_fields_but_sets_the_message() -> None:
+    event = _format(
+        RunJsonFormatter(), _record(msg={"message": "hi", "level": "DEBUG", "n": 1}, args=None)
+    )
+
+    assert (event["message"], event["level"], event["n"]) == ("hi", "INFO", 1)
+    assert event["extra"] == {"level": "DEBUG"}

@@ -9,6 +9,7 @@ lines byte for byte, over hostile extras, option combinations and both backends.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 import runlogger
 from runlogger import RunContextFilter, RunJsonFormatter
+from runlogger._stamp import RunStamp
 from strategies import payloads, secret_keys, texts
 from support import parse_line
 
@@ -48,6 +50,7 @@ colliding_keys = st.sampled_from(
     [
         *("level", "timestamp", "logger", "exc_type", "thing", "severity", "service", "env", "_x"),
         *("password", "pw", "api_key", "key"),
+        *("run_id", "parent_run_id", "extra", "run"),
     ]
 )
 plain_keys = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
@@ -127,6 +130,7 @@ def records(draw: st.DrawFn) -> Callable[[], logging.LogRecord]:
     )
     if run_fields is not None and draw(st.booleans()):
         run_fields["parent_run_id"] = draw(plain_texts | texts | st.none())
+    stamp = draw(st.none() | st.tuples(plain_texts, st.none() | plain_texts))
     exc = draw(st.sampled_from([False, False, True]))
     stack = draw(st.none() | st.just("Stack (most recent call last):\n  frame"))
     filtered = draw(st.booleans())
@@ -143,9 +147,13 @@ def records(draw: st.DrawFn) -> Callable[[], logging.LogRecord]:
         record.__dict__.update(extras)
         if event_type is not None:
             record.__dict__["event_type"] = event_type
+        if stamp is not None:  # stamped by a filter in another process
+            record.__dict__["run_id"] = RunStamp(*stamp)
+            if stamp[1] is not None:
+                record.__dict__["parent_run_id"] = stamp[1]
         if run_fields is not None:
             record.__dict__.update(run_fields)
-        elif filtered:
+        if filtered:
             RunContextFilter().filter(record)
         return record
 
@@ -292,3 +300,50 @@ def test_threads_in_different_runs_share_a_formatter(backend: str) -> None:
     finally:
         sys.setswitchinterval(old_interval)
     assert failures == []
+
+
+#: The event keys runlogger writes itself (with the default names).
+RESERVED = ("timestamp", "level", "logger", "run_id", "parent_run_id", "exc_type", "event_type")
+json_plain = st.integers(-1000, 1000) | st.text("abc", max_size=8) | st.booleans()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=150, deadline=None)
+@given(
+    extras=st.dictionaries(
+        st.sampled_from([k for k in RESERVED if k != "event_type"]) | plain_keys,
+        json_plain,
+        max_size=6,
+    ),
+    filtered=st.booleans(),
+    nested=st.booleans(),
+)
+def test_required_fields_are_authoritative_and_collisions_go_under_extra(
+    backend: str, extras: dict[str, Any], filtered: bool, nested: bool
+) -> None:
+    """One rule on both paths: a field named like one of runlogger's goes under ``extra``."""
+    formatter = _formatter("default", backend)
+    extras.pop("extra", None)
+    with runlogger.run("nested") if nested else contextlib.nullcontext():
+        run = runlogger.current_run()
+        record = logging.LogRecord("app.db", logging.WARNING, __file__, 7, "m", None, None)
+        record.__dict__.update(extras)
+        if filtered:
+            RunContextFilter().filter(record)
+        twin = logging.makeLogRecord(dict(record.__dict__))
+        fast = parse_line(formatter.format(record))
+        general = parse_line(formatter._format_general(twin))
+    for event in (fast, general):
+        assert (event["level"], event["logger"], event["run_id"]) == (
+            "WARNING",
+            "app.db",
+            run.run_id,
+        )
+        assert event.get("parent_run_id") == run.parent_run_id
+        collided = {k: v for k, v in extras.items() if k in RESERVED}
+        if run.parent_run_id is not None and extras.get("parent_run_id") == run.parent_run_id:
+            collided.pop("parent_run_id")  # the run's own value: nothing to move
+        assert event.get("extra", {}) == collided
+        for key, value in extras.items():
+            if key not in RESERVED:
+                assert event[key] == value

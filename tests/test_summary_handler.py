@@ -338,12 +338,11 @@ def test_records_of_a_finished_run_reach_its_summary_at_exit(tmp_path: Path) -> 
         root.setLevel(logging.INFO)
         with runlogger.run("batch") as batch:
             logging.getLogger("job").info("inside", extra={"event_type": "item"})
-        late = threading.Thread(
-            target=lambda: [
-                logging.getLogger("job").error("late %d", n, extra={"run_id": batch.run_id})
-                for n in range(3)
-            ]
-        )
+            late = threading.Thread(
+                target=runlogger.in_current_run(
+                    lambda: [logging.getLogger("job").error("late %d", n) for n in range(3)]
+                )
+            )
         late.start()
         late.join()
         print(batch.run_id)

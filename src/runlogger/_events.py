@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from pathlib import Path
 
 from ._context import (
@@ -22,6 +23,7 @@ from ._context import (
 from ._formatter import RunJsonFormatter
 from ._handler import note_logging_error, report_write_failure
 from ._rundir import DENIED_ERRNOS, prepare_directory
+from ._stamp import stamped_run_id, valid_run_id
 from ._store import DEFAULT_FILE_MODE, events_path, resolve_directory
 
 try:
@@ -29,7 +31,10 @@ try:
 except ImportError:  # pragma: no cover - Windows: no advisory locks, no repair guard
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["RunFileHandler"]
+__all__ = ["DEFAULT_MAX_OPEN_FILES", "RunFileHandler"]
+
+#: Event files a RunFileHandler keeps open at once (one per run it writes to).
+DEFAULT_MAX_OPEN_FILES = 32
 
 #: How long a lock is waited for: the torn-line check on open waits for a line another
 #: process is writing, a writer for a check; neither may hang on a stuck process.
@@ -71,6 +76,12 @@ class RunFileHandler(logging.Handler):
     is still writing is not mistaken for a torn one. Failures reach
     :meth:`handleError` and are counted in the run's ``logging_errors``.
 
+    A record goes to the file of the run it was logged in (see :mod:`runlogger._stamp`),
+    never to one named by a field it carries. Records forwarded from other processes'
+    runs go to those runs' files; at most ``max_open_files`` files are kept open, the
+    least recently written one is closed when another is needed (and reopened if its run
+    logs again).
+
     The formatter defaults to :class:`RunJsonFormatter`.
     """
 
@@ -80,10 +91,19 @@ class RunFileHandler(logging.Handler):
         level: int | str = logging.NOTSET,
         *,
         file_mode: int = DEFAULT_FILE_MODE,
+        max_open_files: int = DEFAULT_MAX_OPEN_FILES,
     ) -> None:
         if not isinstance(file_mode, int) or not 0 <= file_mode <= 0o777:
             raise ValueError(
                 f"file_mode must be a permission number such as 0o600, not {file_mode!r}."
+            )
+        if (
+            isinstance(max_open_files, bool)
+            or not isinstance(max_open_files, int)
+            or max_open_files < 1
+        ):
+            raise ValueError(
+                f"max_open_files must be a whole number of at least 1, not {max_open_files!r}."
             )
         # Everything that can fail (an unusable directory, a refused $RUNLOGGER_RUN_ID)
         # comes before Handler.__init__, which registers the handler for
@@ -96,7 +116,9 @@ class RunFileHandler(logging.Handler):
         super().__init__(level)
         self.directory = path
         self.file_mode = file_mode
-        self._fds: dict[str, int] = {}
+        self.max_open_files = max_open_files
+        #: run id -> descriptor, least recently written first.
+        self._fds: OrderedDict[str, int] = OrderedDict()
         # Descriptors whose last write stopped mid-line (EFBIG, ENOSPC after a partial
         # write): the next record must not be glued to the fragment.
         self._torn: set[int] = set()
@@ -110,24 +132,42 @@ class RunFileHandler(logging.Handler):
 
     def _top_run_id(self, record: logging.LogRecord) -> str:
         run = _current.get() or ensure_process_run()
-        run_id = record.__dict__.get("run_id")
-        if run_id is not None and run_id not in (run.run_id, run.parent_run_id):
-            return str(run_id)  # a forwarded record: its own run's file
+        run_id = stamped_run_id(record.__dict__)
+        if (
+            run_id is not None
+            and run_id != run.run_id
+            and run_id != run.parent_run_id
+            and (run_id in self._fds or valid_run_id(run_id))
+        ):
+            return run_id  # a record forwarded from another process: its run's file
         while run.parent is not None:
             run = run.parent
         return run.run_id
 
     def _fd_for(self, run_id: str) -> int:
-        fd = self._fds.get(run_id)
+        fds = self._fds
+        fd = fds.get(run_id)
         if fd is not None:
+            if len(fds) > 1:
+                with contextlib.suppress(KeyError):  # close() may have emptied it
+                    fds.move_to_end(run_id)
             return fd
         # Opened outside _fd_lock, which is only for the dict: opening may wait for
         # another process's line (see _end_torn_line).
         opened = self._open(events_path(self.directory, run_id))
+        evicted: list[int] = []
         with self._fd_lock:
             fd = self._fds.setdefault(run_id, opened)
+            while len(self._fds) > self.max_open_files:
+                evicted.append(self._fds.popitem(last=False)[1])
         if fd != opened:
             os.close(opened)
+        for old in evicted:
+            # Under the handler lock (emit): no write to it is under way. A torn line
+            # it ended with is found again when the file is reopened.
+            self._torn.discard(old)
+            with contextlib.suppress(OSError):
+                os.close(old)
         return fd
 
     def _open(self, path: Path) -> int:
@@ -223,7 +263,7 @@ class RunFileHandler(logging.Handler):
         """Close every open file; idempotent."""
         try:
             with self._fd_lock:
-                fds, self._fds = self._fds, {}
+                fds, self._fds = self._fds, OrderedDict()
                 self._torn.clear()
             for fd in fds.values():
                 with contextlib.suppress(OSError):

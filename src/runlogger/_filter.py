@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from ._context import _current, _state, announce_process_run, ensure_process_run
+from ._stamp import STAMP, RunStamp, stamp_for
 
 __all__ = ["RunContextFilter"]
 
@@ -17,8 +18,13 @@ class RunContextFilter(logging.Filter):
 
     Attach it to a handler rather than a logger: a handler filter also sees the
     records propagated from child loggers (``logging.getLogger(__name__)`` in every
-    module), a logger filter does not. A record that already carries a ``run_id``
-    (forwarded from a child process, or given in ``extra``) keeps it.
+    module), a logger filter does not.
+
+    The run is the one current where the record is logged, whatever the record carries
+    (see :mod:`runlogger._stamp`): ``extra={"run_id": ...}`` cannot move a record to
+    another run (the formatter writes such a field under ``extra``, and ``record.run_id``
+    keeps the caller's value for other formatters). A record already stamped (by a filter
+    in another process, forwarded through a queue or socket) keeps its run.
 
     Configuring it starts the process run.
     """
@@ -28,14 +34,21 @@ class RunContextFilter(logging.Filter):
         ensure_process_run()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Stamp ``record`` unless it already carries a run id; runs for every record."""
+        """Stamp ``record`` unless it is stamped already; runs for every record."""
         if _state.unannounced is not None:  # the process run's first record: run_started first
             announce_process_run()
         attrs = record.__dict__
         if "run_id" not in attrs:
             run = _current_run() or _state.process_run or ensure_process_run()
-            attrs["run_id"] = run.run_id
-            parent = run.parent
-            if parent is not None:
-                attrs["parent_run_id"] = parent.run_id
+            try:
+                stamp = run._runlogger_stamp  # type: ignore[attr-defined]
+            except AttributeError:
+                stamp = stamp_for(run)
+            attrs["run_id"] = stamp
+            parent = stamp.parent
+            if parent is not None and "parent_run_id" not in attrs:
+                attrs["parent_run_id"] = parent
+        elif type(attrs["run_id"]) is not RunStamp and STAMP not in attrs:
+            # The caller's own run_id: left as it is, the stamp goes beside it.
+            attrs[STAMP] = stamp_for(_current_run() or _state.process_run or ensure_process_run())
         return True

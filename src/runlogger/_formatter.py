@@ -32,9 +32,10 @@ from ._sanitize import (
     REDACTED,
     Sanitizer,
 )
+from ._stamp import STAMP, RunStamp, run_fields
 from ._timefmt import micros_z_table, milli_prefix, utc_timestamp
 
-__all__ = ["BACKENDS", "RunJsonFormatter"]
+__all__ = ["BACKENDS", "COLLIDED", "RunJsonFormatter"]
 
 BACKENDS = ("auto", "json", "orjson")
 
@@ -44,6 +45,9 @@ _CORE_KEYS = ("timestamp", "level", "logger", "message", "run_id")
 _PLACED_ATTRS = frozenset(
     {"run_id", "parent_run_id", "event_type", "exc_info", "exc_text", "stack_info", "message"}
 )
+#: Where fields that would replace one of runlogger's own go (``extra={"level": ...}``).
+COLLIDED = "extra"
+_ABSENT = object()
 #: Record layouts remembered by a formatter; bounded so ever-new extra keys cannot grow it.
 _PLAN_CACHE_LIMIT = 256
 #: Event types remembered as checked, likewise bounded.
@@ -162,6 +166,18 @@ class RunJsonFormatter(JsonFormatter):
         self._key_exc_info = rename("exc_info", "exc_info")
         self._key_exc_type = rename("exc_type", "exc_type")
         self._key_stack_info = rename("stack_info", "stack_info")
+        #: The keys runlogger writes itself: a field by one of these names goes under
+        #: COLLIDED instead of replacing it.
+        self._reserved = frozenset(
+            (
+                *self._keys,
+                self._key_parent,
+                self._key_event_type,
+                self._key_exc_info,
+                self._key_exc_type,
+                self._key_stack_info,
+            )
+        )
         # Fields named in fmt, other than the ones placed anyway, with their event keys.
         self._fmt_keys = tuple(
             (field, rename(field, field))
@@ -390,14 +406,23 @@ class RunJsonFormatter(JsonFormatter):
 
                 # Strings are only measured here, not scanned: a lone surrogate makes
                 # orjson raise, and check_line finds it in the line for the other encoders.
-                run_id = attrs.get("run_id")
-                if run_id is None:
+                # The run: stamped by RunContextFilter, else the current one (see
+                # runlogger._stamp). A run_id of the caller's own, or a parent_run_id that
+                # is not the run's, goes under COLLIDED: the general path's work.
+                stamp = attrs.get("run_id")
+                if type(stamp) is RunStamp:
+                    run_id = stamp.id
+                    parent_id = stamp.parent
+                elif stamp is None and "run_id" not in attrs and STAMP not in attrs:
                     run = _current.get() or ensure_process_run()
                     run_id = run.run_id
                     parent = run.parent
                     parent_id = parent.run_id if parent is not None else None
                 else:
-                    parent_id = attrs.get("parent_run_id")
+                    return general(record)
+                given = attrs.get("parent_run_id", parent_id)
+                if given is not parent_id and given != parent_id:
+                    return general(record)
                 level = record.levelname
                 name = record.name
                 # The level, logger and run fields recur from record to record: checked
@@ -624,6 +649,7 @@ class RunJsonFormatter(JsonFormatter):
         skip = self._skip
         rename = self.rename_fields
         hide = self._secret_sources
+        reserved = self._reserved
         entries: list[tuple[str | None, str]] = []
         plan: _Plan | bool = False
         for key in keys:
@@ -635,7 +661,7 @@ class RunJsonFormatter(JsonFormatter):
             if type(out_key) is not str:
                 break
             name, secret = self.sanitizer.clean_key(out_key)
-            if name != out_key:
+            if name != out_key or name in reserved:  # reserved: moved under COLLIDED
                 break
             entries.append((None if secret or key in hide else key, name))
         else:
@@ -682,15 +708,17 @@ class RunJsonFormatter(JsonFormatter):
         if self._needs_asctime:
             record.asctime = self.formatTime(record, self.datefmt)
 
-        run_id = attrs.get("run_id")
-        if run_id is None:
-            run = _current.get() or ensure_process_run()
-            run_id = run.run_id
-            parent_id = run.parent.run_id if run.parent is not None else None
-        else:
-            parent_id = attrs.get("parent_run_id")
-
+        run_id, parent_id = run_fields(attrs)
         k_ts, k_level, k_logger, k_message, k_run = self._keys
+        # Fields that would replace runlogger's own: they go under COLLIDED, in this order.
+        moved: dict[Any, Any] = {}
+        for field, key, ours in (
+            ("run_id", k_run, run_id),
+            ("parent_run_id", self._key_parent, parent_id),
+        ):
+            given = attrs.get(field, _ABSENT)
+            if given is not _ABSENT and type(given) is not RunStamp and _differs(given, ours):
+                moved[key] = given  # the caller's own field, not the record's run
         data: dict[str, Any] = {
             k_ts: utc_timestamp(record.created),
             k_level: record.levelname,
@@ -714,15 +742,30 @@ class RunJsonFormatter(JsonFormatter):
             data[key] = REDACTED if field in hide else attrs.get(field)
         for key, value in self._static:
             data[key] = value
+        reserved = self._reserved
         if message_dict is not None:
             for key, value in message_dict.items():
-                data[self._get_rename(key)] = REDACTED if key in hide else value
+                out_key = self._get_rename(key)
+                if out_key in reserved and out_key != k_message:  # a dict's message is the message
+                    moved[out_key] = REDACTED if key in hide else value
+                else:
+                    data[out_key] = REDACTED if key in hide else value
         skip = self._skip
         rename = self.rename_fields
         extras: dict[Any, Any] = {}
         for key, value in attrs.items():
             if key not in skip and (type(key) is not str or key[:1] != "_"):
-                extras[rename.get(key, key) if rename else key] = REDACTED if key in hide else value
+                out_key = rename.get(key, key) if rename else key
+                (moved if out_key in reserved else extras)[out_key] = (
+                    REDACTED if key in hide else value
+                )
+        if moved:
+            # Whatever already goes by the name COLLIDED moves in too: nothing is lost.
+            earlier = data.pop(COLLIDED, _ABSENT)
+            given = extras.pop(COLLIDED, earlier)
+            if given is not _ABSENT:
+                moved[COLLIDED] = given
+            data[COLLIDED] = moved
         trailing: dict[str, Any] = {}
         if record.exc_info:
             trailing[self._key_exc_info] = self.formatException(record.exc_info)
@@ -755,6 +798,16 @@ class RunJsonFormatter(JsonFormatter):
             return self._encode(log_data)
         except Exception:
             return _last_resort(log_data, self.sanitizer)
+
+
+def _differs(given: Any, ours: Any) -> bool:
+    """Whether a record's ``run_id``/``parent_run_id`` is not the run's (the caller's own
+    field); an odd value whose comparison fails differs. :meth:`format` compares the
+    parent alike."""
+    try:
+        return bool(given is not ours and given != ours)
+    except Exception:
+        return True
 
 
 def _template_of(value: object) -> str:

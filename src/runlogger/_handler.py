@@ -28,6 +28,7 @@ from ._otel import otel_from_environment
 from ._rundir import prepare_directory
 from ._signals import register_hand_over
 from ._sinks import RunEvent, RunSink, SinkSet, drain, load_sink, sinks_from_environment
+from ._stamp import RunStamp, record_run_id, stamped_run_id
 from ._store import (
     DEFAULT_FILE_MODE,
     _read_existing,
@@ -367,7 +368,9 @@ class _SummaryBook:
                 entry
                 for directory in self.directories.values()
                 for entry in directory.entries.values()
-                if entry.dirty
+                # run None: records forwarded from another process's run, which no
+                # lifecycle event of this process ever writes
+                if entry.dirty or entry.run is None
             ]
         for entry in pending:
             self.write(entry, publish=False)
@@ -573,9 +576,7 @@ def checkpoint(run: Run) -> None:
 def note_logging_error(record: logging.LogRecord) -> None:
     """Count a record that some handler failed to write into its run's ``logging_errors``."""
     try:
-        run_id = record.__dict__.get("run_id")
-        if run_id is None:
-            run_id = _context.current_run().run_id
+        run_id = record_run_id(record.__dict__)
         with _book.lock:
             entries = [d.entries[run_id] for d in _book.directories.values() if run_id in d.entries]
         for entry in entries:
@@ -815,12 +816,12 @@ class RunSummaryHandler(logging.Handler):
             if _context._state.unannounced is not None:
                 _context.announce_process_run()  # before the first record: run_started
             attrs = record.__dict__
-            run_id = attrs.get("run_id")
-            if run_id is None:
-                run_id = _context.current_run().run_id
+            run_id = attrs.get("run_id")  # the run it was logged in: see runlogger._stamp
+            if type(run_id) is not RunStamp:
+                run_id = stamped_run_id(attrs) or _context.current_run().run_id
             entry = self._dir.entries.get(run_id)
             if entry is None:
-                entry = _book.entry(self._dir, str(run_id))
+                entry = _book.entry(self._dir, record_run_id(attrs))
             event_type = attrs.get("event_type")
             if event_type is not None and type(event_type) is not str:
                 event_type = event_type_of(record)

@@ -38,6 +38,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from ._context import _current, ensure_process_run
+from ._stamp import stamped_run_id
 from ._summary import EVENT_TYPE_LIMIT, MAX_EVENT_TYPES, OTHER_EVENT_TYPE, _safe_text
 
 if TYPE_CHECKING:
@@ -240,7 +241,7 @@ def _printable(value: object) -> str:
 def _run_of(record: logging.LogRecord) -> Run | None:
     """The run ``record`` belongs to: the current one, or one it is nested in."""
     run: Run | None = _current.get() or ensure_process_run()
-    run_id = record.__dict__.get("run_id")
+    run_id = stamped_run_id(record.__dict__)
     if run_id is None:
         return run
     while run is not None and run.run_id != run_id:
