@@ -272,7 +272,6 @@ def test_extras_named_like_required_fields_go_under_extra(backend: str) -> None:
         timestamp="1970-01-01T00:00:00Z",
         logger="impostor",
         parent_run_id="made-up",
-        exc_type="NotAnError",
         other=1,
     )
     record.__dict__["level"] = "DEBUG"  # an extra named "level", not the record's level
@@ -290,9 +289,26 @@ def test_extras_named_like_required_fields_go_under_extra(backend: str) -> None:
         "parent_run_id": "made-up",
         "timestamp": "1970-01-01T00:00:00Z",
         "logger": "impostor",
-        "exc_type": "NotAnError",
         "level": "DEBUG",
     }
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_exc_type_field_collides_only_with_the_exception_runlogger_writes(
+    backend: str,
+) -> None:
+    """A record without ``exc_info`` may carry ``exc_type`` itself (RunQueueHandler does)."""
+    formatter = RunJsonFormatter(backend=backend)
+    try:
+        raise KeyError("k")
+    except KeyError:
+        with_exception = _record(exc_info=sys.exc_info(), exc_type="NotAnError")
+
+    plain = _format(formatter, _record(exc_type="pkg.Error"))
+    collided = _format(formatter, with_exception)
+
+    assert (plain["exc_type"], "extra" in plain) == ("pkg.Error", False)
+    assert (collided["exc_type"], collided["extra"]) == ("KeyError", {"exc_type": "NotAnError"})
 
 
 def test_collisions_follow_renamed_keys() -> None:

@@ -302,8 +302,8 @@ def test_threads_in_different_runs_share_a_formatter(backend: str) -> None:
     assert failures == []
 
 
-#: The event keys runlogger writes itself (with the default names).
-RESERVED = ("timestamp", "level", "logger", "run_id", "parent_run_id", "exc_type", "event_type")
+#: The event keys runlogger writes itself on every record (with the default names).
+RESERVED = ("timestamp", "level", "logger", "run_id", "parent_run_id", "event_type")
 json_plain = st.integers(-1000, 1000) | st.text("abc", max_size=8) | st.booleans()
 
 

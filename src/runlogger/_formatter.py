@@ -167,16 +167,11 @@ class RunJsonFormatter(JsonFormatter):
         self._key_exc_type = rename("exc_type", "exc_type")
         self._key_stack_info = rename("stack_info", "stack_info")
         #: The keys runlogger writes itself: a field by one of these names goes under
-        #: COLLIDED instead of replacing it.
-        self._reserved = frozenset(
-            (
-                *self._keys,
-                self._key_parent,
-                self._key_event_type,
-                self._key_exc_info,
-                self._key_exc_type,
-                self._key_stack_info,
-            )
+        #: COLLIDED instead of replacing it (the trailing ones only when they are written:
+        #: RunQueueHandler passes exc_type on as a field of a record without exc_info).
+        self._reserved = frozenset((*self._keys, self._key_parent, self._key_event_type))
+        self._trailing_keys = frozenset(
+            (self._key_exc_info, self._key_exc_type, self._key_stack_info)
         )
         # Fields named in fmt, other than the ones placed anyway, with their event keys.
         self._fmt_keys = tuple(
@@ -649,7 +644,9 @@ class RunJsonFormatter(JsonFormatter):
         skip = self._skip
         rename = self.rename_fields
         hide = self._secret_sources
-        reserved = self._reserved
+        # With the exception's and the stack's keys, which collide only on records that
+        # have them: the general path looks at each record.
+        reserved = self._reserved | self._trailing_keys
         entries: list[tuple[str | None, str]] = []
         plan: _Plan | bool = False
         for key in keys:
@@ -742,7 +739,18 @@ class RunJsonFormatter(JsonFormatter):
             data[key] = REDACTED if field in hide else attrs.get(field)
         for key, value in self._static:
             data[key] = value
-        reserved = self._reserved
+        trailing: dict[str, Any] = {}
+        if record.exc_info:
+            trailing[self._key_exc_info] = self.formatException(record.exc_info)
+            exc_class = record.exc_info[0]
+            if exc_class is not None:
+                trailing[self._key_exc_type] = qualified_name(exc_class)
+        elif record.exc_text:
+            trailing[self._key_exc_info] = record.exc_text
+        if record.stack_info:
+            trailing[self._key_stack_info] = self.formatStack(record.stack_info)
+        # The exception's and the stack's keys are runlogger's only when it writes them.
+        reserved = self._reserved.union(trailing) if trailing else self._reserved
         if message_dict is not None:
             for key, value in message_dict.items():
                 out_key = self._get_rename(key)
@@ -766,16 +774,6 @@ class RunJsonFormatter(JsonFormatter):
             if given is not _ABSENT:
                 moved[COLLIDED] = given
             data[COLLIDED] = moved
-        trailing: dict[str, Any] = {}
-        if record.exc_info:
-            trailing[self._key_exc_info] = self.formatException(record.exc_info)
-            exc_class = record.exc_info[0]
-            if exc_class is not None:
-                trailing[self._key_exc_type] = qualified_name(exc_class)
-        elif record.exc_text:
-            trailing[self._key_exc_info] = record.exc_text
-        if record.stack_info:
-            trailing[self._key_stack_info] = self.formatStack(record.stack_info)
         max_keys = self.sanitizer.max_keys
         if max_keys is not None and len(data) + len(extras) + len(trailing) > max_keys:
             # Too many extras: the cap keeps the first keys, so the traceback goes first.
