@@ -68,7 +68,11 @@ plain_values = (
     | st.dictionaries(plain_keys | secret_keys, plain_texts | st.integers(), max_size=3)
     | st.lists(plain_texts | st.integers(), max_size=3)
 )
-extra_keys = plain_keys | plain_keys | secret_keys | colliding_keys | texts
+#: What ``extra`` cannot set: ``Logger.makeRecord`` refuses the record's own attributes.
+RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+extra_keys = (plain_keys | plain_keys | secret_keys | colliding_keys | texts).filter(
+    lambda key: key not in RECORD_ATTRS
+)
 extra_values = (
     plain_values
     | plain_values
