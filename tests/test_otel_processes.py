@@ -159,6 +159,7 @@ import multiprocessing as mp, subprocess
 
 def report(_):
     span = trace.get_current_span().get_span_context()
+    log.info("in a worker", extra={"event_type": "worker_event"})
     with trace.get_tracer("worker").start_as_current_span("worker-step"):
         pass
     return format(span.trace_id, "032x"), runlogger.current_run().trace_id
@@ -169,12 +170,17 @@ if __name__ == "__main__":
         from_pool = pool.map(report, range(4))
     child = subprocess.run(
         [sys.executable, "-c",
-         "import logging, runlogger; from opentelemetry import trace; "
+         "import logging, sys, runlogger; from opentelemetry import trace; "
          "logging.root.addHandler(runlogger.RunSummaryHandler('runs')); "
+         "out = logging.StreamHandler(sys.stderr); out.addFilter(runlogger.RunContextFilter()); "
+         "out.setFormatter(runlogger.RunJsonFormatter()); logging.root.addHandler(out); "
+         "logging.getLogger('child').warning('in a child', extra={'event_type': 'child_event'}); "
          "print(format(trace.get_current_span().get_span_context().trace_id, '032x'), "
          "runlogger.current_run().trace_id)"],
         capture_output=True, text=True, check=True)
+    print(child.stderr, end="")
     print(json.dumps({"own": runlogger.current_run().trace_id, "pool": from_pool,
+                      "run_id": runlogger.current_run().run_id,
                       "subprocess": child.stdout.split()}))
 """
 
@@ -196,6 +202,15 @@ def test_pool_workers_and_a_subprocess_share_the_trace_of_the_run(
     assert own is not None
     assert report["pool"] == [[own, own]] * 4
     assert report["subprocess"] == [own, own]
+    events = [
+        json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"timestamp"')
+    ]
+    worker_events = [e for e in events if e.get("event_type") == "worker_event"]
+    child_events = [e for e in events if e.get("event_type") == "child_event"]
+    assert len(worker_events) == 4
+    assert len(child_events) == 1
+    assert {e["trace_id"] for e in worker_events + child_events} == {own}
+    assert {e["run_id"] for e in worker_events + child_events} == {report["run_id"]}
     spans = _spans(tmp_path)
     process_span = _one(spans, "script_under_test")
     steps = [span for span in spans if span["name"] == "worker-step"]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from ._context import _current, _state, announce_process_run, ensure_process_run
 from ._stamp import STAMP, RunStamp, stamp_for
+from ._trace import TRACE, TRACE_MODULE, current_trace
 
 __all__ = ["RunContextFilter"]
 
 #: Bound once: the filter runs for every record.
 _current_run = _current.get
+_modules = sys.modules
 
 
 class RunContextFilter(logging.Filter):
@@ -25,6 +28,9 @@ class RunContextFilter(logging.Filter):
     another run (the formatter writes such a field under ``extra``, and ``record.run_id``
     keeps the caller's value for other formatters). A record already stamped (by a filter
     in another process, forwarded through a queue or socket) keeps its run.
+
+    Where an OpenTelemetry span is current, the record also gets its trace and span ids
+    (``trace_id``/``span_id`` in the JSON event); see :mod:`runlogger._trace`.
 
     Configuring it starts the process run.
     """
@@ -50,5 +56,14 @@ class RunContextFilter(logging.Filter):
                 attrs["parent_run_id"] = parent
         elif type(attrs["run_id"]) is not RunStamp and STAMP not in attrs:
             # The caller's own run_id: left as it is, the stamp goes beside it.
-            attrs[STAMP] = stamp_for(_current_run() or _state.process_run or ensure_process_run())
+            run = _current_run() or _state.process_run or ensure_process_run()
+            attrs[STAMP] = stamp_for(run)
+        else:
+            return True  # stamped before (forwarded): its trace came with it
+        # Trace ids (see runlogger._trace): nothing but this test unless the program
+        # imported opentelemetry or the run is a span.
+        if TRACE_MODULE in _modules or run.trace_id is not None:
+            trace = current_trace(run)
+            if trace is not None:
+                attrs[TRACE] = trace
         return True

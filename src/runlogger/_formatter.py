@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -32,8 +33,10 @@ from ._sanitize import (
     REDACTED,
     Sanitizer,
 )
-from ._stamp import STAMP, RunStamp, run_fields
+from ._schemas import SCHEMAS, ecs_event, otel_event
+from ._stamp import STAMP, RunStamp, run_fields, stamp_of
 from ._timefmt import micros_z_table, milli_prefix, utc_timestamp
+from ._trace import TRACE, TRACE_MODULE, current_trace
 
 __all__ = ["BACKENDS", "COLLIDED", "RunJsonFormatter"]
 
@@ -100,6 +103,9 @@ class RunJsonFormatter(JsonFormatter):
     - ``max_keys``: most keys kept per object; ``None``: no limit.
     - ``secret_keys``: key fragments whose values are redacted at any depth;
       ``None`` or ``()`` turns redaction off.
+    - ``schema``: ``"default"`` (runlogger's field names, above), ``"ecs"`` (Elastic Common
+      Schema) or ``"otel"`` (OpenTelemetry's log data model): the same event under the
+      names a log platform ingests without a pipeline (see :mod:`runlogger._schemas`).
 
     ``json_ensure_ascii`` defaults to False here (UTF-8 out, as orjson writes).
     """
@@ -116,10 +122,21 @@ class RunJsonFormatter(JsonFormatter):
         max_keys: int | None = DEFAULT_MAX_KEYS,
         secret_keys: Iterable[str] | None = DEFAULT_SECRET_KEYS,
         json_ensure_ascii: bool = False,
+        schema: str = "default",
         **kwargs: Any,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}.")
+        if schema not in SCHEMAS:
+            raise ValueError(f"schema must be one of {', '.join(SCHEMAS)}, not {schema!r}.")
+        if schema != "default" and kwargs.get("rename_fields"):
+            raise ValueError(
+                f"rename_fields cannot be combined with schema={schema!r}: the schema names "
+                "the fields."
+            )
+        self.schema = schema
+        self._to_schema: Callable[[dict[str, Any], logging.LogRecord, str], dict[str, Any]]
+        self._to_schema = ecs_event if schema == "ecs" else otel_event
         super().__init__(
             fmt, datefmt, style, validate, json_ensure_ascii=json_ensure_ascii, **kwargs
         )
@@ -166,12 +183,21 @@ class RunJsonFormatter(JsonFormatter):
         self._key_exc_info = rename("exc_info", "exc_info")
         self._key_exc_type = rename("exc_type", "exc_type")
         self._key_stack_info = rename("stack_info", "stack_info")
+        self._key_trace = rename("trace_id", "trace_id")
+        self._key_span = rename("span_id", "span_id")
         #: The keys runlogger writes itself: a field by one of these names goes under
         #: COLLIDED instead of replacing it (the trailing ones only when they are written:
-        #: RunQueueHandler passes exc_type on as a field of a record without exc_info).
+        #: RunQueueHandler passes exc_type on as a field of a record without exc_info; the
+        #: trace ids only on records logged in a span).
         self._reserved = frozenset((*self._keys, self._key_parent, self._key_event_type))
         self._trailing_keys = frozenset(
-            (self._key_exc_info, self._key_exc_type, self._key_stack_info)
+            (
+                self._key_exc_info,
+                self._key_exc_type,
+                self._key_stack_info,
+                self._key_trace,
+                self._key_span,
+            )
         )
         # Fields named in fmt, other than the ones placed anyway, with their event keys.
         self._fmt_keys = tuple(
@@ -210,6 +236,8 @@ class RunJsonFormatter(JsonFormatter):
             self._key_exc_info,
             self._key_exc_type,
             self._key_stack_info,
+            self._key_trace,
+            self._key_span,
             *(self._keep_missing if self.rename_fields_keep_missing else ()),
         )
         # Writing JSON directly needs the stdlib C encoder's exact output to match, and
@@ -327,7 +355,8 @@ class RunJsonFormatter(JsonFormatter):
         cls = type(self)
         sanitizer = self.sanitizer
         if (
-            cls.process_log_record is not BaseJsonFormatter.process_log_record
+            self.schema != "default"  # a schema renames and nests: the general path's work
+            or cls.process_log_record is not BaseJsonFormatter.process_log_record
             or cls.serialize_log_record is not BaseJsonFormatter.serialize_log_record
             or cls.jsonify_log_record is not RunJsonFormatter.jsonify_log_record
             or not all(
@@ -348,6 +377,8 @@ class RunJsonFormatter(JsonFormatter):
         clean = self._clean_value
         k_ts, k_level, k_logger, k_message, k_run = self._keys
         k_parent, k_event_type = self._key_parent, self._key_event_type
+        k_trace, k_span = self._key_trace, self._key_span
+        modules = sys.modules
         needs_asctime = self._needs_asctime
         fixed_fields = bool(self._defaults or self._fmt_keys or self._static)
         keep_missing = bool(self.rename_fields_keep_missing)
@@ -358,6 +389,7 @@ class RunJsonFormatter(JsonFormatter):
         string = self._json_string or str
         j_ts = "{" + string(k_ts) + ':"'
         j_event_type = "," + string(k_event_type) + ":"
+        j_trace, j_span = "," + string(k_trace) + ":", "," + string(k_span) + ":"
         j_redacted = string(REDACTED)
         micros_z = micros_z_table()
         # Caches, each one value swapped whole (atomic for threads): the last record
@@ -368,9 +400,10 @@ class RunJsonFormatter(JsonFormatter):
         last_milli: tuple[int, str] = (-(10**30), "")  # (first microsecond, its text)
         known: _Known = (_UNSEEN, None, None, None, None, "", "")
         event_types: dict[str, str] = {}
+        last_trace: tuple[Any, str] = (_UNSEEN, "")  # trace ids and their JSON
 
         def format_fast(record: logging.LogRecord) -> str:
-            nonlocal last_plan, last_milli, known
+            nonlocal last_plan, last_milli, known, last_trace
             msg = record.msg
             if type(msg) is not str:
                 return general(record)
@@ -418,6 +451,28 @@ class RunJsonFormatter(JsonFormatter):
                 given = attrs.get("parent_run_id", parent_id)
                 if given is not parent_id and given != parent_id:
                     return general(record)
+                # Trace ids: left by RunContextFilter, else looked up as it would.
+                if type(stamp) is RunStamp:
+                    trace: Any = attrs.get(TRACE)
+                elif TRACE_MODULE in modules or run.trace_id is not None:
+                    trace = current_trace(run)
+                else:
+                    trace = None
+                # The same span's ids come as the same tuple: checked (and encoded for
+                # the direct JSON path) once, then recognized by identity.
+                if trace is not None:
+                    cached = last_trace  # read once: another thread may replace it
+                    if cached[0] is not trace:
+                        if not (
+                            type(trace) is tuple
+                            and len(trace) == 2
+                            and type(trace[0]) is str
+                            and type(trace[1]) is str
+                        ):
+                            return general(record)
+                        json_trace = j_trace + string(trace[0]) + j_span + string(trace[1])
+                        cached = last_trace = (trace, json_trace)
+                    json_trace = cached[1]
                 level = record.levelname
                 name = record.name
                 # The level, logger and run fields recur from record to record: checked
@@ -463,6 +518,8 @@ class RunJsonFormatter(JsonFormatter):
                         + (string(message) if type(message) is str else json_value(message))
                         + json_run
                     )
+                    if trace is not None:
+                        line += json_trace
                     if event_type is not None:
                         line += j_event_type + (
                             string(event_type)
@@ -505,6 +562,8 @@ class RunJsonFormatter(JsonFormatter):
                     }
                     if clean_parent_id is not None:
                         out[k_parent] = clean_parent_id
+                    if trace is not None:
+                        out[k_trace], out[k_span] = trace
                     if event_type is not None:
                         out[k_event_type] = event_type
                     if fixed_fields:
@@ -725,6 +784,10 @@ class RunJsonFormatter(JsonFormatter):
         }
         if parent_id is not None:
             data[self._key_parent] = parent_id
+        trace = _trace_fields(attrs)
+        traced = type(trace) is tuple and len(trace) == 2
+        if traced:
+            data[self._key_trace], data[self._key_span] = trace
         event_type = attrs.get("event_type")
         if event_type is not None:
             data[self._key_event_type] = event_type
@@ -751,6 +814,8 @@ class RunJsonFormatter(JsonFormatter):
             trailing[self._key_stack_info] = self.formatStack(record.stack_info)
         # The exception's and the stack's keys are runlogger's only when it writes them.
         reserved = self._reserved.union(trailing) if trailing else self._reserved
+        if traced:  # likewise the trace ids: runlogger's only on records logged in a span
+            reserved = reserved | {self._key_trace, self._key_span}
         if message_dict is not None:
             for key, value in message_dict.items():
                 out_key = self._get_rename(key)
@@ -786,6 +851,8 @@ class RunJsonFormatter(JsonFormatter):
             for renamed in self.rename_fields.values():
                 data.setdefault(renamed, None)
 
+        if self.schema != "default":
+            data = self._to_schema(data, record, _hostname())
         data = self.process_log_record(data)
         line = self.serialize_log_record(self.sanitizer.clean_fields(data))
         return line if line.isascii() else _escape_line_separators(line)
@@ -796,6 +863,19 @@ class RunJsonFormatter(JsonFormatter):
             return self._encode(log_data)
         except Exception:
             return _last_resort(log_data, self.sanitizer)
+
+
+def _hostname() -> str:
+    """The host's name, from the process run (looked up once there)."""
+    return ensure_process_run().host
+
+
+def _trace_fields(attrs: dict[str, Any]) -> Any:
+    """``(trace_id, span_id)`` of a record: left by RunContextFilter, else looked up now
+    (no filter ran: fileConfig); None where no span is current (see runlogger._trace)."""
+    if stamp_of(attrs) is not None:
+        return attrs.get(TRACE)
+    return current_trace(_current.get() or ensure_process_run())
 
 
 def _differs(given: Any, ours: Any) -> bool:

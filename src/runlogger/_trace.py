@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._context import Run
 
-__all__ = ["TRACE_MODULE", "current_trace", "reset"]
+__all__ = ["TRACE", "TRACE_MODULE", "current_trace", "reset"]
 
 #: The module whose presence in ``sys.modules`` means the program uses OpenTelemetry.
 TRACE_MODULE = "opentelemetry.trace"
+#: The record attribute where RunContextFilter leaves ``(trace_id, span_id)``: private, so
+#: no ``extra`` sets it by accident, and copied with the record through a queue.
+TRACE = "_runlogger_trace"
 
 _modules = sys.modules
 
@@ -51,31 +54,32 @@ def _set_up() -> bool:
     return True
 
 
-def _otel_ids() -> tuple[str, str] | None:
+def _ids_of(current: Any) -> tuple[str, str] | None:
+    """The ids of the span in the context ``current`` (a cache miss), remembered."""
     global _last
-    if _read_context is None and not _set_up():
-        return None
-    try:
-        current = _read_context()  # type: ignore[misc]
-        last = _last
-        if last[0] is current:
-            return last[1]
-        span_context = _span_of(current).get_span_context()  # type: ignore[misc]
-        ids = (
-            (format(span_context.trace_id, "032x"), format(span_context.span_id, "016x"))
-            if span_context.is_valid
-            else None
-        )
-    except Exception:
-        return None
+    span_context = _span_of(current).get_span_context()  # type: ignore[misc]
+    ids = (
+        (format(span_context.trace_id, "032x"), format(span_context.span_id, "016x"))
+        if span_context.is_valid
+        else None
+    )
     _last = (current, ids)
     return ids
 
 
 def current_trace(run: Run | None) -> tuple[str, str] | None:
-    """``(trace_id, span_id)`` as lowercase hex for a record logged now in ``run``, or None."""
-    if TRACE_MODULE in _modules:
-        ids = _otel_ids()
+    """``(trace_id, span_id)`` as lowercase hex for a record logged now in ``run``, or None.
+
+    The same context gives the same tuple object, so callers may cache what they derive
+    from it by identity.
+    """
+    if TRACE_MODULE in _modules and (_read_context is not None or _set_up()):
+        try:
+            current = _read_context()  # type: ignore[misc]
+            last = _last
+            ids = last[1] if last[0] is current else _ids_of(current)
+        except Exception:
+            ids = None
         if ids is not None:
             return ids
     if run is not None and run.trace_id is not None and run.span_id is not None:
