@@ -205,3 +205,9 @@ def test_records_forwarded_through_a_queue_keep_their_trace(tracer: trace.Tracer
     forwarded = logging.handlers.QueueHandler(queue.Queue()).prepare(record)
     event = parse_line(RunJsonFormatter().format(pickle.loads(pickle.dumps(forwarded))))
     assert (event["trace_id"], event["span_id"]) == _ids(span)
+
+
+def test_a_callers_own_trace_id_outside_spans_stays_where_it_was(tracer: trace.Tracer) -> None:
+    event = parse_line(RunJsonFormatter().format(_stamped(trace_id="from-my-own-tracer")))
+    assert event["trace_id"] == "from-my-own-tracer"
+    assert "extra" not in event
