@@ -433,3 +433,7 @@ def test_runlogger_run_otel_under_an_incoming_traceparent(
     assert attributes["runlogger.status"] == "failed"
     run_id = attributes["runlogger.run_id"]
     assert read_summary(tmp_path / "runs", run_id)["trace_id"] == INCOMING_TRACE
+    events = read_jsonl(tmp_path / "runs" / f"{run_id}.jsonl")
+    [warning] = [event for event in events if event["message"] == "half done"]
+    assert warning["trace_id"] == INCOMING_TRACE
+    assert warning["span_id"] == span.span_id.hex()
