@@ -483,3 +483,26 @@ def test_catalog_path_in_the_environment_is_used_by_the_commands(
     assert list(_rows(tmp_path / "fleet.sqlite3")) == ["r1"]
     assert not (runs / "runlogger.sqlite3").exists()
     assert os.path.exists(tmp_path / "fleet.sqlite3")
+
+
+def test_a_catalog_being_set_up_by_another_process_is_waited_for(tmp_path: Path) -> None:
+    """A new catalog held exclusively (another process switching it to WAL, or migrating
+    it) is opened once it is free, within the busy timeout, not refused as locked."""
+    import threading
+
+    from runlogger._catalog_sqlite import SQLiteCatalog
+
+    path = tmp_path / "runlogger.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    releaser = threading.Timer(0.5, holder.rollback)
+    releaser.start()
+    try:
+        catalog = SQLiteCatalog(str(path), busy_timeout=10)
+        connection = catalog.connection()
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("PRAGMA user_version").fetchone()[0] >= 1
+        catalog.close()
+    finally:
+        releaser.join()
+        holder.close()
