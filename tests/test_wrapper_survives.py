@@ -719,6 +719,18 @@ def test_command_python_m_runs_as_a_command(tmp_path: Path) -> None:
     assert summary["argv"] == [sys.executable, "-m", "tool", "--flag"]
 
 
+def test_command_without_a_shebang_runs_as_a_shell_script(tmp_path: Path) -> None:
+    """As a shell (and cron) runs an executable file with no ``#!`` line: through sh."""
+    script = _write(tmp_path, "backup.sh", 'echo saved "$1"\nexit 3\n')
+    script.chmod(0o755)
+    result = _wrap(tmp_path, "--", "./backup.sh", "db")
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == "saved db\n"
+    summary, events = _the_run(tmp_path)
+    assert (summary["status"], summary["exit_code"]) == ("failed", 3)
+    assert [e["message"] for e in events if "stream" in e] == ["saved db"]
+
+
 def test_command_not_found_is_one_line_and_no_run(tmp_path: Path) -> None:
     result = _wrap(tmp_path, "--", "no-such-command-xyz")
     assert result.returncode == 127

@@ -14,6 +14,7 @@ on to the command, as ``runlogger run SCRIPT.py`` does (see ``_supervise``).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -119,6 +120,20 @@ class _Reader(threading.Thread):
         record_captured(record)
 
 
+def _start(
+    command: list[str], executable: str, mask: set[int | signal.Signals]
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,  # argv[0] as given, as a shell passes it
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # The command gets the signal mask this process started with, not the
+        # wrapper's (which blocks what it waits for).
+        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, mask),
+        executable=executable,
+    )
+
+
 def run_command(
     command: list[str],
     *,
@@ -167,15 +182,13 @@ def run_command(
         if stream is not None:
             stream.flush()
     try:
-        child = subprocess.Popen(
-            command,  # argv[0] as given, as a shell passes it
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            # The command gets the signal mask this process started with, not the
-            # wrapper's (which blocks what it waits for).
-            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, previous),
-            executable=executable,
-        )
+        try:
+            child = _start(command, executable, previous)
+        except OSError as exc:
+            if exc.errno != errno.ENOEXEC:
+                raise
+            # No "#!" line: a shell runs such a file as a shell script, and so does cron.
+            child = _start(["/bin/sh", *command], "/bin/sh", previous)
     except OSError as exc:
         process_run.exit_code = 127 if isinstance(exc, FileNotFoundError) else 126
         process_run.record_exception(exc)
