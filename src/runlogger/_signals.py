@@ -105,9 +105,9 @@ def install_signal_handlers(names: Iterable[str] = ("SIGTERM", "SIGINT")) -> boo
 
 #: Seconds a hand-over waits, all together, for runlogger's locks (and the directory's);
 #: when they are not had by then the counts are given up (and reported on stderr).
-HAND_OVER_TIMEOUT = 2.0
+HAND_OVER_TIMEOUT = 5.0
 #: Seconds from a child's SIGTERM to its exit at the latest, whatever it was doing.
-EXIT_TIMEOUT = 3.0
+EXIT_TIMEOUT = 8.0
 #: How long the watching thread leaves the main thread to take the hand-over first.
 _GRACE = 0.2
 
