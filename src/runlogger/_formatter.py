@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -26,6 +25,8 @@ from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
 from ._context import _current, ensure_process_run, qualified_name
 from ._errors import MissingBackendError
+from ._formatter_fast import INF, NEG_INF, Plan, build_fast_format
+from ._jsonline import escape_line_separators, last_resort, one_shot_encoder
 from ._sanitize import (
     DEFAULT_MAX_KEYS,
     DEFAULT_MAX_STRING,
@@ -34,9 +35,9 @@ from ._sanitize import (
     Sanitizer,
 )
 from ._schemas import SCHEMAS, ecs_event, otel_event
-from ._stamp import STAMP, RunStamp, run_fields, stamp_of
-from ._timefmt import micros_z_table, milli_prefix, utc_timestamp
-from ._trace import TRACE, TRACE_MODULE, current_trace
+from ._stamp import RunStamp, run_fields, stamp_of
+from ._timefmt import utc_timestamp
+from ._trace import TRACE, current_trace
 
 __all__ = ["BACKENDS", "COLLIDED", "RunJsonFormatter"]
 
@@ -51,30 +52,6 @@ _PLACED_ATTRS = frozenset(
 #: Where fields that would replace one of runlogger's own go (``extra={"level": ...}``).
 COLLIDED = "extra"
 _ABSENT = object()
-#: Record layouts remembered by a formatter; bounded so ever-new extra keys cannot grow it.
-_PLAN_CACHE_LIMIT = 256
-#: Event types remembered as checked, likewise bounded.
-_EVENT_TYPE_CACHE_LIMIT = 1024
-_LOG_RECORD = logging.LogRecord
-_GET_MESSAGE = logging.LogRecord.getMessage
-
-#: A record layout's extras, for the event dict: (attribute, or None when the key looks
-#: secret so the value is never read; key in the event).
-_Entries = tuple[tuple[str | None, str], ...]
-#: The same, for writing JSON directly: (attribute or None; ``,"key":``). None when the
-#: layout cannot be written directly (a key met twice, fields this path does not place).
-_JsonEntries = tuple[tuple[str | None, str], ...] | None
-#: What :meth:`RunJsonFormatter._plan` works out once per record layout; False sends the
-#: layout to the general path.
-_Plan = tuple[_Entries, _JsonEntries]
-#: The recurring fields as last seen, ``(levelname, logger name, run_id, parent_run_id)``
-#: or ``_UNSEEN``; their checked values; the JSON around the message for the direct path.
-_Known = tuple[Any, Any, Any, Any, Any, str, str]
-_UNSEEN = (object(),)
-_INF = float("inf")
-_NEG_INF = -_INF
-_int_repr = int.__repr__
-_float_repr = float.__repr__
 
 
 def _orjson_module() -> Any:
@@ -225,7 +202,7 @@ class RunJsonFormatter(JsonFormatter):
         self._limit, self._int_low, self._int_high = sanitizer.scalar_bounds
         self._max_keys = sanitizer.max_keys
         self._clean_value = sanitizer.clean_value
-        self._plans: dict[tuple[Any, ...], _Plan | bool] = {}
+        self._plans: dict[tuple[Any, ...], Plan | bool] = {}
         self._fixed_keys = (
             *self._keys,
             self._key_parent,
@@ -325,7 +302,7 @@ class RunJsonFormatter(JsonFormatter):
             indent=self.json_indent,
             default=self.json_default,
         )
-        one_shot = _one_shot_encoder(encoder)
+        one_shot = one_shot_encoder(encoder)
         if one_shot is not None:
             return one_shot, True
         return encoder.encode, False
@@ -346,11 +323,8 @@ class RunJsonFormatter(JsonFormatter):
 
         It cannot when a subclass hook has to see the raw event or its cleaned form, or a
         key it writes besides the extras needs cleaning or looks secret; the extras are
-        checked once per record layout by :meth:`_plan`. It is a closure so that what it
-        reads on every record -- settings, pre-encoded keys, the last layout seen -- is a
-        local of its own rather than an attribute of the formatter. Whatever it does not
-        cover (a key that needs cleaning, a string the encoder refuses, an error) it
-        hands to the general path.
+        checked once per record layout. The path itself, and its invariant (the general
+        path's bytes for every record it accepts), are in :mod:`runlogger._formatter_fast`.
         """
         cls = type(self)
         sanitizer = self.sanitizer
@@ -365,278 +339,7 @@ class RunJsonFormatter(JsonFormatter):
             )
         ):
             return None
-        formatter = self
-        plans = self._plans
-        plan_for = self._plan
-        general = self._format_general
-        know = self._know
-        place_fixed = self._place_fixed_fields
-        place_trailing = self._place_trailing_fields
-        json_value = self._json_value
-        limit, low, high = self._limit, self._int_low, self._int_high
-        clean = self._clean_value
-        k_ts, k_level, k_logger, k_message, k_run = self._keys
-        k_parent, k_event_type = self._key_parent, self._key_event_type
-        k_trace, k_span = self._key_trace, self._key_span
-        modules = sys.modules
-        needs_asctime = self._needs_asctime
-        fixed_fields = bool(self._defaults or self._fmt_keys or self._static)
-        keep_missing = bool(self.rename_fields_keep_missing)
-        dumps = self._plain_orjson_dumps()
-        encode = self._encode
-        check_line = self.backend != "orjson"  # orjson refuses lone surrogates itself
-        # The direct JSON path's pre-encoded parts (unused, and built with str, without it)
-        string = self._json_string or str
-        j_ts = "{" + string(k_ts) + ':"'
-        j_event_type = "," + string(k_event_type) + ":"
-        j_trace, j_span = "," + string(k_trace) + ":", "," + string(k_span) + ":"
-        j_redacted = string(REDACTED)
-        micros_z = micros_z_table()
-        # Caches, each one value swapped whole (atomic for threads): the last record
-        # layout and its plan; the last millisecond and its text; the last level, logger
-        # and run fields, checked (see _know). And event types that passed the check,
-        # recognized by identity.
-        last_plan: tuple[tuple[Any, ...], _Entries, _JsonEntries] = (_UNSEEN, (), None)
-        last_milli: tuple[int, str] = (-(10**30), "")  # (first microsecond, its text)
-        known: _Known = (_UNSEEN, None, None, None, None, "", "")
-        event_types: dict[str, str] = {}
-        last_trace: tuple[Any, str] = (_UNSEEN, "")  # trace ids and their JSON
-
-        def format_fast(record: logging.LogRecord) -> str:
-            nonlocal last_plan, last_milli, known, last_trace
-            msg = record.msg
-            if type(msg) is not str:
-                return general(record)
-            attrs = record.__dict__
-            message: Any
-            try:
-                args = record.args
-                if type(record) is _LOG_RECORD or type(record).getMessage is _GET_MESSAGE:
-                    message = msg % args if args else msg  # getMessage, without the call
-                    record.message = message
-                    if len(message) > limit:
-                        message = clean(message)
-                else:
-                    message = record.message = record.getMessage()
-                    if not (type(message) is str and len(message) <= limit):
-                        message = clean(message)
-                if needs_asctime:
-                    record.asctime = formatter.formatTime(record, formatter.datefmt)
-                keys = tuple(attrs)
-                last_keys, entries, json_entries = last_plan
-                if keys != last_keys:
-                    planned = plans.get(keys)
-                    plan = plan_for(keys) if planned is None else planned
-                    if plan is False:
-                        return general(record)
-                    entries, json_entries = plan  # type: ignore[misc]
-                    last_plan = (keys, entries, json_entries)
-
-                # Strings are only measured here, not scanned: a lone surrogate makes
-                # orjson raise, and check_line finds it in the line for the other encoders.
-                # The run: stamped by RunContextFilter, else the current one (see
-                # runlogger._stamp). A run_id of the caller's own, or a parent_run_id that
-                # is not the run's, goes under COLLIDED: the general path's work.
-                stamp = attrs.get("run_id")
-                if type(stamp) is RunStamp:
-                    run_id = stamp.id
-                    parent_id = stamp.parent
-                elif stamp is None and "run_id" not in attrs and STAMP not in attrs:
-                    run = _current.get() or ensure_process_run()
-                    run_id = run.run_id
-                    parent = run.parent
-                    parent_id = parent.run_id if parent is not None else None
-                else:
-                    return general(record)
-                given = attrs.get("parent_run_id", parent_id)
-                if given is not parent_id and given != parent_id:
-                    return general(record)
-                # Trace ids: left by RunContextFilter, else looked up as it would.
-                if type(stamp) is RunStamp:
-                    trace: Any = attrs.get(TRACE)
-                elif TRACE_MODULE in modules or run.trace_id is not None:
-                    trace = current_trace(run)
-                else:
-                    trace = None
-                # The same span's ids come as the same tuple: checked (and encoded for
-                # the direct JSON path) once, then recognized by identity.
-                if trace is not None:
-                    cached = last_trace  # read once: another thread may replace it
-                    if cached[0] is not trace:
-                        if not (
-                            type(trace) is tuple
-                            and len(trace) == 2
-                            and type(trace[0]) is str
-                            and type(trace[1]) is str
-                        ):
-                            return general(record)
-                        json_trace = j_trace + string(trace[0]) + j_span + string(trace[1])
-                        cached = last_trace = (trace, json_trace)
-                    json_trace = cached[1]
-                level = record.levelname
-                name = record.name
-                # The level, logger and run fields recur from record to record: checked
-                # (and JSON-encoded) once, then recognized by identity (a tuple compares
-                # its items by identity first).
-                seen = (level, name, run_id, parent_id)
-                current = known  # read once: another thread may replace it meanwhile
-                if seen != current[0]:
-                    current = known = know(seen)
-                _, clean_level, clean_name, clean_run_id, clean_parent_id, json_head, json_run = (
-                    current
-                )
-                event_type = attrs.get("event_type")
-                if event_type is not None and event_types.get(event_type) is not event_type:
-                    if type(event_type) is str and len(event_type) <= limit:
-                        if len(event_types) >= _EVENT_TYPE_CACHE_LIMIT:
-                            event_types.clear()
-                        event_types[event_type] = event_type  # passed: recognized next time
-                    else:
-                        event_type = clean(event_type)
-                trailing = record.exc_info or record.exc_text or record.stack_info or keep_missing
-                # utc_timestamp(record.created), inlined, with the text up to the millisecond
-                # cached: records of the same millisecond only look up their microseconds.
-                micros = int(record.created * 1_000_000)
-                first_micro, stamp = last_milli
-                micros -= first_micro
-                if not 0 <= micros < 1000:
-                    milli = (micros + first_micro) // 1000
-                    stamp = milli_prefix(milli)
-                    last_milli = (milli * 1000, stamp)
-                    micros += first_micro - milli * 1000
-                stamp += micros_z[micros]
-                value: Any
-                line: str
-
-                if json_entries is not None and not trailing:
-                    # The stdlib json backend: the line itself, as its C encoder would
-                    # write the event dict, from pre-encoded parts; no dict, no encoder.
-                    line = (
-                        j_ts
-                        + stamp
-                        + json_head
-                        + (string(message) if type(message) is str else json_value(message))
-                        + json_run
-                    )
-                    if trace is not None:
-                        line += json_trace
-                    if event_type is not None:
-                        line += j_event_type + (
-                            string(event_type)
-                            if type(event_type) is str
-                            else json_value(event_type)
-                        )
-                    for key, json_key in json_entries:
-                        if key is None:  # a secret-looking key: the value is never read
-                            line += json_key + j_redacted
-                            continue
-                        value = attrs[key]
-                        kind = type(value)
-                        if kind is str:
-                            if len(value) <= limit:
-                                line += json_key + string(value)
-                                continue
-                        elif kind is int:
-                            if low < value < high:
-                                line += json_key + _int_repr(value)
-                                continue
-                        elif kind is float:
-                            if _NEG_INF < value < _INF:
-                                line += json_key + _float_repr(value)
-                                continue
-                        elif value is None:
-                            line += json_key + "null"
-                            continue
-                        elif kind is bool:
-                            line += json_key + ("true" if value else "false")
-                            continue
-                        line += json_key + json_value(clean(value))
-                    line += "}"
-                else:
-                    out: dict[str, Any] = {
-                        k_ts: stamp,
-                        k_level: clean_level,
-                        k_logger: clean_name,
-                        k_message: message,
-                        k_run: clean_run_id,
-                    }
-                    if clean_parent_id is not None:
-                        out[k_parent] = clean_parent_id
-                    if trace is not None:
-                        out[k_trace], out[k_span] = trace
-                    if event_type is not None:
-                        out[k_event_type] = event_type
-                    if fixed_fields:
-                        place_fixed(out, attrs)
-                    for key, out_key in entries:
-                        if key is None:  # a secret-looking key: the value is never read
-                            out[out_key] = REDACTED
-                            continue
-                        value = attrs[key]
-                        kind = type(value)
-                        if kind is str:
-                            if len(value) > limit:
-                                value = clean(value)
-                        elif kind is int:
-                            if not low < value < high:
-                                value = clean(value)
-                        elif kind is float:
-                            if not _NEG_INF < value < _INF:  # NaN and the infinities
-                                value = clean(value)
-                        elif not (kind is bool or value is None):
-                            value = clean(value)
-                        out[out_key] = value
-                    if trailing:
-                        place_trailing(out, record)
-                    line = dumps(out).decode() if dumps is not None else encode(out)
-                if not line.isascii():
-                    if check_line and not _encodable(line):
-                        return general(record)
-                    line = _escape_line_separators(line)
-                elif check_line and "\\ud" in line:
-                    return general(record)
-            except Exception:  # the general path reports odd values in the line itself
-                return general(record)
-            return formatter.prefix + line
-
-        return format_fast
-
-    def _know(self, seen: tuple[Any, Any, Any, Any]) -> _Known:
-        """Check the recurring fields (and encode them for the direct JSON path).
-
-        ``seen`` is ``(levelname, logger name, run_id, parent_run_id)`` as the record has
-        them. They are remembered for the next records only when they are strings (or no
-        parent), which cannot change while they compare equal.
-        """
-        level, name, run_id, parent_id = seen
-        checked = self._checked
-        clean_level = checked(level)
-        clean_name = checked(name)
-        clean_run_id = checked(run_id)
-        clean_parent_id = checked(parent_id) if parent_id is not None else None
-        json_head = json_run = ""
-        if self._json_string is not None:
-            value = self._json_value
-            j_level, j_logger, j_message, j_run, j_parent = self._json_keys
-            json_head = j_level + value(clean_level) + j_logger + value(clean_name) + j_message
-            json_run = j_run + value(clean_run_id)
-            if clean_parent_id is not None:
-                json_run += j_parent + value(clean_parent_id)
-        cacheable = (
-            type(level) is str
-            and type(name) is str
-            and type(run_id) is str
-            and (parent_id is None or type(parent_id) is str)
-        )
-        return (
-            seen if cacheable else _UNSEEN,
-            clean_level,
-            clean_name,
-            clean_run_id,
-            clean_parent_id,
-            json_head,
-            json_run,
-        )
+        return build_fast_format(self)
 
     def _json_value(self, value: Any) -> str:
         """A clean value as the stdlib encoder writes it (for the direct JSON path)."""
@@ -686,59 +389,11 @@ class RunJsonFormatter(JsonFormatter):
             if self._int_low < value < self._int_high:
                 return value
         elif kind is float:
-            if _NEG_INF < value < _INF:
+            if NEG_INF < value < INF:
                 return value
         elif kind is bool or value is None:
             return value
         return self._clean_value(value)
-
-    def _plan(self, keys: tuple[Any, ...]) -> _Plan | bool:
-        """Work out, once per record layout, which attributes are extras and their keys.
-
-        False sends records of this layout to the general path: a key that needs cleaning
-        (its clean form could collide with another key), or more keys than ``max_keys``
-        could allow. Writing JSON directly is also ruled out when an extra's key is met
-        twice (the dict would keep one; a line would repeat it).
-        """
-        skip = self._skip
-        rename = self.rename_fields
-        hide = self._secret_sources
-        # With the exception's and the stack's keys, which collide only on records that
-        # have them: the general path looks at each record.
-        reserved = self._reserved | self._trailing_keys
-        entries: list[tuple[str | None, str]] = []
-        plan: _Plan | bool = False
-        for key in keys:
-            if type(key) is not str:
-                break
-            if key in skip or key[:1] == "_":
-                continue
-            out_key = rename.get(key, key) if rename else key
-            if type(out_key) is not str:
-                break
-            name, secret = self.sanitizer.clean_key(out_key)
-            if name != out_key or name in reserved:  # reserved: moved under COLLIDED
-                break
-            entries.append((None if secret or key in hide else key, name))
-        else:
-            max_keys = self._max_keys
-            if max_keys is None or len(self._fixed_keys) + len(entries) <= max_keys:
-                plan = (tuple(entries), self._json_entries(entries))
-        plans = self._plans
-        if len(plans) >= _PLAN_CACHE_LIMIT:
-            plans.clear()
-        plans[keys] = plan
-        return plan
-
-    def _json_entries(self, entries: list[tuple[str | None, str]]) -> _JsonEntries:
-        """The entries with their JSON key parts, if this layout can be written directly."""
-        string = self._json_string
-        if string is None or not self._json_direct:
-            return None
-        names = [name for _, name in entries]
-        if len(set(names)) != len(names) or not set(names).isdisjoint(self._fixed_keys):
-            return None
-        return tuple((key, "," + string(name) + ":") for key, name in entries)
 
     def _format_general(self, record: logging.LogRecord) -> str:
         """Build the raw event, let ``process_log_record`` see it, then sanitize it whole.
@@ -855,14 +510,14 @@ class RunJsonFormatter(JsonFormatter):
             data = self._to_schema(data, record, _hostname())
         data = self.process_log_record(data)
         line = self.serialize_log_record(self.sanitizer.clean_fields(data))
-        return line if line.isascii() else _escape_line_separators(line)
+        return line if line.isascii() else escape_line_separators(line)
 
     def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
         """Serialize with the chosen backend; on any failure, with a last-resort encoder."""
         try:
             return self._encode(log_data)
         except Exception:
-            return _last_resort(log_data, self.sanitizer)
+            return last_resort(log_data, self.sanitizer)
 
 
 def _hostname() -> str:
@@ -894,89 +549,3 @@ def _template_of(value: object) -> str:
         return str(value)
     except Exception:
         return f"<unrepresentable {type(value).__name__}>"
-
-
-#: Characters JSON allows raw in strings that ``str.splitlines()`` (U+0085, U+2028, U+2029)
-#: and JavaScript (U+2028, U+2029) take for line breaks.
-_LINE_SEPARATORS = (("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
-
-
-def _escape_line_separators(line: str) -> str:
-    """Escape U+0085, U+2028 and U+2029, so that a reader splitting lines sees one event.
-
-    They can only occur inside JSON strings, where ``\\u2028`` means the same.
-    """
-    for separator, escaped in _LINE_SEPARATORS:
-        if separator in line:
-            line = line.replace(separator, escaped)
-    return line
-
-
-def _encodable(line: str) -> bool:
-    """Whether ``line`` is valid UTF-8 text: it holds no lone surrogate."""
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _one_shot_encoder(encoder: Any) -> Callable[[Any], str] | None:
-    """The C encoder ``encoder.encode`` would build on every call, built once; or None.
-
-    ``JSONEncoder.encode`` creates its C encoder anew for each object, which costs about as
-    much as encoding a small event. Only for encoders that do not override ``encode`` or
-    ``iterencode`` (``default`` is kept), and only if the result matches ``encode``'s.
-    """
-    if not isinstance(encoder, json.JSONEncoder) or encoder.indent is not None:
-        return None
-    cls = type(encoder)
-    if (
-        cls.encode is not json.JSONEncoder.encode
-        or cls.iterencode is not json.JSONEncoder.iterencode
-        or json.encoder.c_make_encoder is None
-    ):
-        return None
-    try:
-        iterencode = json.encoder.c_make_encoder(
-            None,  # markers: check_circular is off
-            encoder.default,
-            (
-                json.encoder.encode_basestring_ascii
-                if encoder.ensure_ascii
-                else json.encoder.encode_basestring
-            ),
-            None,
-            encoder.key_separator,
-            encoder.item_separator,
-            encoder.sort_keys,
-            encoder.skipkeys,
-            encoder.allow_nan,
-        )
-        join = "".join
-
-        def encode_one_shot(data: Any) -> str:
-            return join(iterencode(data, 0))
-
-        probe: dict[str, Any] = {"a": [1, 2.5, None, True], "é": {"b": "\u2028\n"}}
-        if encode_one_shot(probe) != encoder.encode(probe):
-            return None
-    except Exception:  # a future json module with another signature: use encode()
-        return None
-    return encode_one_shot
-
-
-def _last_resort(log_data: dict[str, Any], sanitizer: Sanitizer) -> str:
-    """Serialize what a backend refused (huge ints for orjson, a failing json_default)."""
-    try:
-        return json.dumps(
-            sanitizer.clean_value(log_data), ensure_ascii=False, allow_nan=False, default=repr
-        )
-    except Exception as exc:
-        return json.dumps(
-            {
-                "message": "runlogger could not serialize this record",
-                "error": f"{type(exc).__name__}",
-                "keys": [str(key) for key in log_data][:50],
-            }
-        )

@@ -1,0 +1,390 @@
+"""The formatter's one-pass path: a record's JSON line without building the raw event.
+
+:func:`build_fast_format` makes the function :class:`~runlogger.RunJsonFormatter` uses as its
+``format`` when it can (``RunJsonFormatter._make_fast_format`` says when it cannot).
+
+**Invariant: for every record it accepts, it returns the very same line, byte for byte, as
+the general path** (``RunJsonFormatter._format_general``, the reference: build the event,
+let ``process_log_record`` see it, sanitize it whole, encode it). It accepts a record only
+when it can keep that promise and hands everything else to the general path: a message that
+is not a string, a record layout whose extra keys need cleaning, collide with runlogger's
+own or are too many (:func:`_plan_layout`), run fields or a ``parent_run_id`` of the caller's
+own, a line the encoder refuses or that holds a lone surrogate, any exception. What makes it
+cheaper: record layouts are planned once, values are type-checked as they are placed and
+cleaned only when they need it, the level/logger/run fields and the millisecond text are
+cached, and with the stdlib ``json`` backend the line is written directly from pre-encoded
+key parts. ``tests/test_formatter_fast_path.py`` holds it to the invariant: generated
+records (extras, messages, run fields, backends) formatted both ways must give equal lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._context import _current, ensure_process_run
+from ._jsonline import encodable, escape_line_separators
+from ._sanitize import REDACTED
+from ._stamp import STAMP, RunStamp
+from ._timefmt import micros_z_table, milli_prefix
+from ._trace import TRACE, TRACE_MODULE, current_trace
+
+if TYPE_CHECKING:
+    from ._formatter import RunJsonFormatter
+
+__all__ = ["INF", "NEG_INF", "Plan", "build_fast_format"]
+
+#: Record layouts remembered by a formatter; bounded so ever-new extra keys cannot grow it.
+_PLAN_CACHE_LIMIT = 256
+#: Event types remembered as checked, likewise bounded.
+_EVENT_TYPE_CACHE_LIMIT = 1024
+_LOG_RECORD = logging.LogRecord
+_GET_MESSAGE = logging.LogRecord.getMessage
+
+#: A record layout's extras, for the event dict: (attribute, or None when the key looks
+#: secret so the value is never read; key in the event).
+_Entries = tuple[tuple[str | None, str], ...]
+#: The same, for writing JSON directly: (attribute or None; ``,"key":``). None when the
+#: layout cannot be written directly (a key met twice, fields this path does not place).
+_JsonEntries = tuple[tuple[str | None, str], ...] | None
+#: What :func:`_plan_layout` works out once per record layout; False sends the
+#: layout to the general path.
+Plan = tuple[_Entries, _JsonEntries]
+#: The recurring fields as last seen, ``(levelname, logger name, run_id, parent_run_id)``
+#: or ``_UNSEEN``; their checked values; the JSON around the message for the direct path.
+_Known = tuple[Any, Any, Any, Any, Any, str, str]
+_UNSEEN = (object(),)
+INF = float("inf")
+NEG_INF = -INF
+_int_repr = int.__repr__
+_float_repr = float.__repr__
+
+
+def build_fast_format(formatter: RunJsonFormatter) -> Callable[[logging.LogRecord], str]:
+    """Return the one-pass ``format`` for ``formatter``, which the caller found eligible.
+
+    Longer than 200 lines for a reason: it is one closure so that what it reads on every
+    record -- settings, pre-encoded keys, the last layout seen -- is a local of its own
+    rather than an attribute of the formatter, and splitting its body into functions would
+    add calls per record to the hot path.
+    """
+    plans = formatter._plans
+    general = formatter._format_general
+    place_fixed = formatter._place_fixed_fields
+    place_trailing = formatter._place_trailing_fields
+    json_value = formatter._json_value
+    limit, low, high = formatter._limit, formatter._int_low, formatter._int_high
+    clean = formatter._clean_value
+    k_ts, k_level, k_logger, k_message, k_run = formatter._keys
+    k_parent, k_event_type = formatter._key_parent, formatter._key_event_type
+    k_trace, k_span = formatter._key_trace, formatter._key_span
+    modules = sys.modules
+    needs_asctime = formatter._needs_asctime
+    fixed_fields = bool(formatter._defaults or formatter._fmt_keys or formatter._static)
+    keep_missing = bool(formatter.rename_fields_keep_missing)
+    dumps = formatter._plain_orjson_dumps()
+    encode = formatter._encode
+    check_line = formatter.backend != "orjson"  # orjson refuses lone surrogates itself
+    # The direct JSON path's pre-encoded parts (unused, and built with str, without it)
+    string = formatter._json_string or str
+    j_ts = "{" + string(k_ts) + ':"'
+    j_event_type = "," + string(k_event_type) + ":"
+    j_trace, j_span = "," + string(k_trace) + ":", "," + string(k_span) + ":"
+    j_redacted = string(REDACTED)
+    micros_z = micros_z_table()
+    # Caches, each one value swapped whole (atomic for threads): the last record
+    # layout and its plan; the last millisecond and its text; the last level, logger
+    # and run fields, checked (see _know_fields). And event types that passed the check,
+    # recognized by identity.
+    last_plan: tuple[tuple[Any, ...], _Entries, _JsonEntries] = (_UNSEEN, (), None)
+    last_milli: tuple[int, str] = (-(10**30), "")  # (first microsecond, its text)
+    known: _Known = (_UNSEEN, None, None, None, None, "", "")
+    event_types: dict[str, str] = {}
+    last_trace: tuple[Any, str] = (_UNSEEN, "")  # trace ids and their JSON
+
+    def format_fast(record: logging.LogRecord) -> str:
+        nonlocal last_plan, last_milli, known, last_trace
+        msg = record.msg
+        if type(msg) is not str:
+            return general(record)
+        attrs = record.__dict__
+        message: Any
+        try:
+            args = record.args
+            if type(record) is _LOG_RECORD or type(record).getMessage is _GET_MESSAGE:
+                message = msg % args if args else msg  # getMessage, without the call
+                record.message = message
+                if len(message) > limit:
+                    message = clean(message)
+            else:
+                message = record.message = record.getMessage()
+                if not (type(message) is str and len(message) <= limit):
+                    message = clean(message)
+            if needs_asctime:
+                record.asctime = formatter.formatTime(record, formatter.datefmt)
+            keys = tuple(attrs)
+            last_keys, entries, json_entries = last_plan
+            if keys != last_keys:
+                planned = plans.get(keys)
+                plan = _plan_layout(formatter, keys) if planned is None else planned
+                if plan is False:
+                    return general(record)
+                entries, json_entries = plan  # type: ignore[misc]
+                last_plan = (keys, entries, json_entries)
+
+            # Strings are only measured here, not scanned: a lone surrogate makes
+            # orjson raise, and check_line finds it in the line for the other encoders.
+            # The run: stamped by RunContextFilter, else the current one (see
+            # runlogger._stamp). A run_id of the caller's own, or a parent_run_id that
+            # is not the run's, goes under COLLIDED: the general path's work.
+            stamp = attrs.get("run_id")
+            if type(stamp) is RunStamp:
+                run_id = stamp.id
+                parent_id = stamp.parent
+            elif stamp is None and "run_id" not in attrs and STAMP not in attrs:
+                run = _current.get() or ensure_process_run()
+                run_id = run.run_id
+                parent = run.parent
+                parent_id = parent.run_id if parent is not None else None
+            else:
+                return general(record)
+            given = attrs.get("parent_run_id", parent_id)
+            if given is not parent_id and given != parent_id:
+                return general(record)
+            # Trace ids: left by RunContextFilter, else looked up as it would.
+            if type(stamp) is RunStamp:
+                trace: Any = attrs.get(TRACE)
+            elif TRACE_MODULE in modules or run.trace_id is not None:
+                trace = current_trace(run)
+            else:
+                trace = None
+            # The same span's ids come as the same tuple: checked (and encoded for
+            # the direct JSON path) once, then recognized by identity.
+            if trace is not None:
+                cached = last_trace  # read once: another thread may replace it
+                if cached[0] is not trace:
+                    if not (
+                        type(trace) is tuple
+                        and len(trace) == 2
+                        and type(trace[0]) is str
+                        and type(trace[1]) is str
+                    ):
+                        return general(record)
+                    json_trace = j_trace + string(trace[0]) + j_span + string(trace[1])
+                    cached = last_trace = (trace, json_trace)
+                json_trace = cached[1]
+            level = record.levelname
+            name = record.name
+            # The level, logger and run fields recur from record to record: checked
+            # (and JSON-encoded) once, then recognized by identity (a tuple compares
+            # its items by identity first).
+            seen = (level, name, run_id, parent_id)
+            current = known  # read once: another thread may replace it meanwhile
+            if seen != current[0]:
+                current = known = _know_fields(formatter, seen)
+            _, clean_level, clean_name, clean_run_id, clean_parent_id, json_head, json_run = current
+            event_type = attrs.get("event_type")
+            if event_type is not None and event_types.get(event_type) is not event_type:
+                if type(event_type) is str and len(event_type) <= limit:
+                    if len(event_types) >= _EVENT_TYPE_CACHE_LIMIT:
+                        event_types.clear()
+                    event_types[event_type] = event_type  # passed: recognized next time
+                else:
+                    event_type = clean(event_type)
+            trailing = record.exc_info or record.exc_text or record.stack_info or keep_missing
+            # utc_timestamp(record.created), inlined, with the text up to the millisecond
+            # cached: records of the same millisecond only look up their microseconds.
+            micros = int(record.created * 1_000_000)
+            first_micro, stamp = last_milli
+            micros -= first_micro
+            if not 0 <= micros < 1000:
+                milli = (micros + first_micro) // 1000
+                stamp = milli_prefix(milli)
+                last_milli = (milli * 1000, stamp)
+                micros += first_micro - milli * 1000
+            stamp += micros_z[micros]
+            value: Any
+            line: str
+
+            if json_entries is not None and not trailing:
+                # The stdlib json backend: the line itself, as its C encoder would
+                # write the event dict, from pre-encoded parts; no dict, no encoder.
+                line = (
+                    j_ts
+                    + stamp
+                    + json_head
+                    + (string(message) if type(message) is str else json_value(message))
+                    + json_run
+                )
+                if trace is not None:
+                    line += json_trace
+                if event_type is not None:
+                    line += j_event_type + (
+                        string(event_type) if type(event_type) is str else json_value(event_type)
+                    )
+                for key, json_key in json_entries:
+                    if key is None:  # a secret-looking key: the value is never read
+                        line += json_key + j_redacted
+                        continue
+                    value = attrs[key]
+                    kind = type(value)
+                    if kind is str:
+                        if len(value) <= limit:
+                            line += json_key + string(value)
+                            continue
+                    elif kind is int:
+                        if low < value < high:
+                            line += json_key + _int_repr(value)
+                            continue
+                    elif kind is float:
+                        if NEG_INF < value < INF:
+                            line += json_key + _float_repr(value)
+                            continue
+                    elif value is None:
+                        line += json_key + "null"
+                        continue
+                    elif kind is bool:
+                        line += json_key + ("true" if value else "false")
+                        continue
+                    line += json_key + json_value(clean(value))
+                line += "}"
+            else:
+                out: dict[str, Any] = {
+                    k_ts: stamp,
+                    k_level: clean_level,
+                    k_logger: clean_name,
+                    k_message: message,
+                    k_run: clean_run_id,
+                }
+                if clean_parent_id is not None:
+                    out[k_parent] = clean_parent_id
+                if trace is not None:
+                    out[k_trace], out[k_span] = trace
+                if event_type is not None:
+                    out[k_event_type] = event_type
+                if fixed_fields:
+                    place_fixed(out, attrs)
+                for key, out_key in entries:
+                    if key is None:  # a secret-looking key: the value is never read
+                        out[out_key] = REDACTED
+                        continue
+                    value = attrs[key]
+                    kind = type(value)
+                    if kind is str:
+                        if len(value) > limit:
+                            value = clean(value)
+                    elif kind is int:
+                        if not low < value < high:
+                            value = clean(value)
+                    elif kind is float:
+                        if not NEG_INF < value < INF:  # NaN and the infinities
+                            value = clean(value)
+                    elif not (kind is bool or value is None):
+                        value = clean(value)
+                    out[out_key] = value
+                if trailing:
+                    place_trailing(out, record)
+                line = dumps(out).decode() if dumps is not None else encode(out)
+            if not line.isascii():
+                if check_line and not encodable(line):
+                    return general(record)
+                line = escape_line_separators(line)
+            elif check_line and "\\ud" in line:
+                return general(record)
+        except Exception:  # the general path reports odd values in the line itself
+            return general(record)
+        return formatter.prefix + line
+
+    return format_fast
+
+
+def _know_fields(formatter: RunJsonFormatter, seen: tuple[Any, Any, Any, Any]) -> _Known:
+    """Check the recurring fields (and encode them for the direct JSON path).
+
+    ``seen`` is ``(levelname, logger name, run_id, parent_run_id)`` as the record has
+    them. They are remembered for the next records only when they are strings (or no
+    parent), which cannot change while they compare equal.
+    """
+    level, name, run_id, parent_id = seen
+    checked = formatter._checked
+    clean_level = checked(level)
+    clean_name = checked(name)
+    clean_run_id = checked(run_id)
+    clean_parent_id = checked(parent_id) if parent_id is not None else None
+    json_head = json_run = ""
+    if formatter._json_string is not None:
+        value = formatter._json_value
+        j_level, j_logger, j_message, j_run, j_parent = formatter._json_keys
+        json_head = j_level + value(clean_level) + j_logger + value(clean_name) + j_message
+        json_run = j_run + value(clean_run_id)
+        if clean_parent_id is not None:
+            json_run += j_parent + value(clean_parent_id)
+    cacheable = (
+        type(level) is str
+        and type(name) is str
+        and type(run_id) is str
+        and (parent_id is None or type(parent_id) is str)
+    )
+    return (
+        seen if cacheable else _UNSEEN,
+        clean_level,
+        clean_name,
+        clean_run_id,
+        clean_parent_id,
+        json_head,
+        json_run,
+    )
+
+
+def _plan_layout(formatter: RunJsonFormatter, keys: tuple[Any, ...]) -> Plan | bool:
+    """Work out, once per record layout, which attributes are extras and their keys.
+
+    False sends records of this layout to the general path: a key that needs cleaning
+    (its clean form could collide with another key), or more keys than ``max_keys``
+    could allow. Writing JSON directly is also ruled out when an extra's key is met
+    twice (the dict would keep one; a line would repeat it).
+    """
+    skip = formatter._skip
+    rename = formatter.rename_fields
+    hide = formatter._secret_sources
+    # With the exception's and the stack's keys, which collide only on records that
+    # have them: the general path looks at each record.
+    reserved = formatter._reserved | formatter._trailing_keys
+    entries: list[tuple[str | None, str]] = []
+    plan: Plan | bool = False
+    for key in keys:
+        if type(key) is not str:
+            break
+        if key in skip or key[:1] == "_":
+            continue
+        out_key = rename.get(key, key) if rename else key
+        if type(out_key) is not str:
+            break
+        name, secret = formatter.sanitizer.clean_key(out_key)
+        if name != out_key or name in reserved:  # reserved: moved under COLLIDED
+            break
+        entries.append((None if secret or key in hide else key, name))
+    else:
+        max_keys = formatter._max_keys
+        if max_keys is None or len(formatter._fixed_keys) + len(entries) <= max_keys:
+            plan = (tuple(entries), _json_entries(formatter, entries))
+    plans = formatter._plans
+    if len(plans) >= _PLAN_CACHE_LIMIT:
+        plans.clear()
+    plans[keys] = plan
+    return plan
+
+
+def _json_entries(
+    formatter: RunJsonFormatter, entries: list[tuple[str | None, str]]
+) -> _JsonEntries:
+    """The entries with their JSON key parts, if this layout can be written directly."""
+    string = formatter._json_string
+    if string is None or not formatter._json_direct:
+        return None
+    names = [name for _, name in entries]
+    if len(set(names)) != len(names) or not set(names).isdisjoint(formatter._fixed_keys):
+        return None
+    return tuple((key, "," + string(name) + ":") for key, name in entries)
