@@ -8,13 +8,14 @@ the general path** (``RunJsonFormatter._format_general``, the reference: build t
 let ``process_log_record`` see it, sanitize it whole, encode it). It accepts a record only
 when it can keep that promise and hands everything else to the general path: a message that
 is not a string, a record layout whose extra keys need cleaning, collide with runlogger's
-own or are too many (:func:`_plan_layout`), run fields or a ``parent_run_id`` of the caller's
-own, a line the encoder refuses or that holds a lone surrogate, any exception. What makes it
-cheaper: record layouts are planned once, values are type-checked as they are placed and
-cleaned only when they need it, the level/logger/run fields and the millisecond text are
-cached, and with the stdlib ``json`` backend the line is written directly from pre-encoded
-key parts. ``tests/test_formatter_fast_path.py`` holds it to the invariant: generated
-records (extras, messages, run fields, backends) formatted both ways must give equal lines.
+own or are too many (:func:`_plan_layout`), a ``run_id`` or ``parent_run_id`` of the
+caller's own, trace ids of an odd shape, a line the encoder refuses or that holds a lone
+surrogate, any exception. What makes it cheaper: record layouts are planned once, values
+are type-checked as they are placed and cleaned only when they need it, the level/logger/run
+fields and the millisecond text are cached, and with the stdlib ``json`` backend the line is
+written directly from pre-encoded key parts. ``tests/test_formatter_fast_path.py`` holds it
+to the invariant: generated records (extras, messages, run fields, backends) formatted both
+ways must give equal lines.
 """
 
 from __future__ import annotations
