@@ -498,7 +498,7 @@ def _heaviest(trace: str, count: int = 5) -> list[tuple[str, str, float]]:
 
 def _catalog_available() -> bool:
     source = Path(__file__).resolve().parent.parent / "src" / "runlogger"
-    if not ((source / "_catalog.py").exists() and (source / "_cli.py").exists()):
+    if not ((source / "_catalog.py").exists() and (source / "_cli").is_dir()):
         return False
     probe = subprocess.run(
         [sys.executable, "-m", "runlogger", "runs", "--help"],

@@ -19,8 +19,10 @@ from typing import Any
 
 import pytest
 
-from runlogger import _cli, _cmd_query
+from runlogger import _cmd_query
 from runlogger._cli import main
+from runlogger._cli._parsing import DEFAULT_DIR
+from runlogger._cli._runs import _start_texts
 from support import at, write_summary
 
 
@@ -123,7 +125,7 @@ def test_start_times_match_formatting_each_one(
             expected.append("-" if epoch is None else time.strftime(_TIME_FORMAT, to_struct(epoch)))
         except (OverflowError, OSError, ValueError):
             expected.append("-")
-    assert _cli._start_texts(epochs, to_struct) == expected
+    assert _start_texts(epochs, to_struct) == expected
 
 
 @pytest.mark.parametrize("zone", ["Europe/Amsterdam", "America/New_York", "right/Europe/London"])
@@ -143,7 +145,7 @@ def test_start_times_in_real_zones_match_localtime(
         epochs += [1_483_228_790.0 + second for second in range(30)]  # the 2016 leap second
         expected = [time.strftime(_TIME_FORMAT, time.localtime(epoch)) for epoch in epochs]
 
-        assert _cli._start_texts(epochs, time.localtime) == expected
+        assert _start_texts(epochs, time.localtime) == expected
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -603,10 +605,29 @@ def test_subprocess_runs_does_not_import_the_wrapper(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1] == "NO-WRAP"
 
 
+def test_subprocess_runs_imports_no_other_command(tmp_path: Path) -> None:
+    """Each command is a module of its own, loaded only when that command runs."""
+    write_summary(tmp_path, "a")
+    others = ["runlogger._cli._run", "runlogger._cli._show", "runlogger._cli._stats"]
+    others += ["runlogger._command", "runlogger._cmd_stats", "runlogger._cmd_sync"]
+    code = (
+        "import sys\n"
+        "from runlogger._cli import main\n"
+        f"status = main(['runs', '--dir', {str(tmp_path)!r}])\n"
+        f"print(status, [name for name in {others!r} if name in sys.modules])\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    assert result.stdout.splitlines()[-1] == "0 []"
+
+
 def test_the_default_directory_is_the_stores() -> None:
     from runlogger import _store
 
-    assert _cli.DEFAULT_DIR == _store.DEFAULT_DIR
+    assert DEFAULT_DIR == _store.DEFAULT_DIR
 
 
 # --------------------------------------------------------------------------- run (parsing only)
