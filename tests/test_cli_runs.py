@@ -608,8 +608,8 @@ def test_subprocess_runs_does_not_import_the_wrapper(tmp_path: Path) -> None:
 def test_subprocess_runs_imports_no_other_command(tmp_path: Path) -> None:
     """Each command is a module of its own, loaded only when that command runs."""
     write_summary(tmp_path, "a")
-    others = ["runlogger._cli._run", "runlogger._cli._show", "runlogger._cli._stats"]
-    others += ["runlogger._command", "runlogger._cmd_stats", "runlogger._cmd_sync"]
+    others = ["runlogger._cli._run", "runlogger._cli._show", "runlogger._cli._sync"]
+    others += ["runlogger._cli._stats", "runlogger._command", "runlogger._cmd_stats"]
     code = (
         "import sys\n"
         "from runlogger._cli import main\n"
