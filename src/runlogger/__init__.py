@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._context import Run, current_run, in_current_run, run, start_process_run
+from ._context import Run, current_run, in_current_run, run, start_process_run, track
 from ._errors import (
     CorruptSummaryError,
     InvalidRunIdError,
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from ._events import RunFileHandler
     from ._formatter import RunJsonFormatter
     from ._handler import RunSummaryHandler
-    from ._progress import track
     from ._queue import RunQueueHandler
     from ._sampling import RunSampleFilter
 
@@ -45,7 +44,6 @@ _LAZY = {
     "RunSummaryHandler": "._handler",
     "RunQueueHandler": "._queue",
     "RunSampleFilter": "._sampling",
-    "track": "._progress",
 }
 
 

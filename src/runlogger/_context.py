@@ -18,10 +18,11 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sized
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, cast
 
+from . import _progress
 from ._ids import new_run_id, validate_run_id
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "run",
     "start_process_run",
     "started_record",
+    "track",
 ]
 
 RUN_ID_ENV = "RUNLOGGER_RUN_ID"
@@ -148,8 +150,6 @@ class Run:
         See :func:`runlogger.track` for loops. The summary (and the ``running``
         checkpoint) keep the last report as ``progress: {done, total, rate}``.
         """
-        from ._progress import report_progress
-
         report_progress(self, done, total, **fields)
 
     def note_suppressed(self, event_type: str, count: int = 1) -> None:
@@ -173,6 +173,10 @@ class RunListener(Protocol):
     def run_started(self, run: Run) -> None: ...
 
     def run_finished(self, run: Run) -> None: ...
+
+    def run_checkpoint(self, run: Run) -> None:
+        """Write ``run``'s ``running`` state now (news that should not wait: progress)."""
+        ...
 
     def counts(self, run: Run) -> tuple[int, int] | None:
         """``(event_count, error_count)`` counted so far for ``run``, if any."""
@@ -202,6 +206,10 @@ class _State:
         #: exists, so the event is logged just before the first record (see
         #: :func:`announce_process_run`).
         self.unannounced: Run | None = None
+        #: True once this multiprocessing child's exit finalizer is registered.
+        self.child_exit_arranged = False
+        #: Called by :func:`reset_state` first, then forgotten (signal handlers put back).
+        self.reset_hooks: list[Callable[[], None]] = []
 
 
 _state = _State()
@@ -402,6 +410,13 @@ def remove_listener(listener: RunListener) -> None:
     with _state.lock:
         if listener in _state.listeners:
             _state.listeners.remove(listener)
+
+
+def add_reset_hook(hook: Callable[[], None]) -> None:
+    """Have :func:`reset_state` call ``hook`` (for tests: undo what a layer above set up)."""
+    with _state.lock:
+        if hook not in _state.reset_hooks:
+            _state.reset_hooks.append(hook)
 
 
 def add_exit_handler(handler: Callable[[Run], None]) -> None:
@@ -624,6 +639,106 @@ def _log_run_started(run: Run) -> None:
         _current.reset(token)
 
 
+# -- progress ------------------------------------------------------------------------------
+# The arithmetic is ``_progress``'s; here the event is logged as a record of its run and
+# the checkpoint is asked of the listeners (the summary book writes it).
+
+_progress_logger = logging.getLogger("runlogger.progress")
+
+
+def report_progress(run: Run, done: float, total: float | None = None, **fields: Any) -> None:
+    """Record that ``run`` has done ``done`` of ``total`` items; see :meth:`Run.progress`.
+
+    ``fields`` go into the ``progress`` event as they are. Raises ValueError for a
+    negative or non-numeric ``done``/``total`` and TypeError for a field that would
+    overwrite one of the record's own.
+    """
+    _progress.check_fields(fields)
+    _report_progress(
+        run, _progress.amount("done", done), _progress.total_argument(total), fields, None
+    )
+
+
+def track(
+    iterable: Iterable[_T],
+    total: float | None = None,
+    *,
+    every: float | None = None,
+    run: Run | None = None,
+    **fields: Any,
+) -> Iterator[_T]:
+    """Yield the items of ``iterable``, reporting the run's progress as the loop goes.
+
+    ::
+
+        for row in runlogger.track(rows, stage="load"):
+            load(row)
+
+    ``total`` defaults to ``len(iterable)`` where there is one; an iterable without a
+    length reports its total when it runs out. An item counts as done when the loop
+    asks for the next one. ``every`` overrides the process-wide seconds between two
+    ``progress`` events; ``run`` defaults to the run current when ``track`` is called;
+    ``fields`` go into every ``progress`` event.
+    """
+    if total is None and isinstance(iterable, Sized):
+        total = len(iterable)
+    total = _progress.total_argument(total)
+    interval = _progress.interval_argument("every", every) if every is not None else None
+    _progress.check_fields(fields)
+    return _tracked(iterable, total, interval, run if run is not None else current_run(), fields)
+
+
+def _tracked(
+    iterable: Iterable[_T],
+    total: float | None,
+    interval: float | None,
+    run: Run,
+    fields: Mapping[str, Any],
+) -> Iterator[_T]:
+    done = 0
+    _report_progress(run, done, total, fields, interval)
+    for item in iterable:
+        yield item
+        done += 1
+        _report_progress(run, done, total, fields, interval)
+    if total is None:
+        _report_progress(run, done, done, fields, interval)
+
+
+def _report_progress(
+    run: Run,
+    done: float,
+    total: float | None,
+    fields: Mapping[str, Any],
+    interval: float | None,
+) -> None:
+    """Update ``run.last_progress``; log a ``progress`` event and checkpoint when due."""
+    rate, due = _progress.advance(run, done, total, interval)
+    if not due:
+        return
+    _log_progress(run, done, total, rate, fields)
+    for listener in _listeners():
+        listener.run_checkpoint(run)
+
+
+def _log_progress(
+    run: Run, done: float, total: float | None, rate: float | None, fields: Mapping[str, Any]
+) -> None:
+    """Log the ``progress`` event as a record of ``run``.
+
+    Like the lifecycle events, it goes straight to the handlers, so that
+    ``dictConfig``'s ``disable_existing_loggers`` (which disables every logger created
+    before it, runlogger's included) does not silence it; the level of
+    ``runlogger.progress`` and ``logging.disable`` still do.
+    """
+    text, args, extra = _progress.progress_message(done, total, rate, fields)
+    token = _current.set(run)
+    try:
+        _emit(logging.INFO, text, args, extra, logger=_progress_logger)
+    finally:
+        _current.reset(token)
+
+
 def _at_exit() -> None:
     """Finish the process run after the program's last record, before logging.shutdown.
 
@@ -708,6 +823,7 @@ def _after_fork_in_child() -> None:
     _state.lock = threading.RLock()
     _state.exiting = False
     _state.unannounced = None  # the parent's run to announce, not the child's
+    _state.child_exit_arranged = False  # multiprocessing's finalizers start empty here
     process_run = _state.process_run
     if process_run is None:
         return
@@ -738,11 +854,36 @@ def _arrange_multiprocessing_flush(after_fork: bool = False) -> None:
 
 
 def _register_multiprocessing_finalizer(_obj: object) -> None:
+    child_exit = _child_exit
+    if child_exit is None or _state.child_exit_arranged:
+        return  # nothing counts in this process (yet), or arranged already
+    _state.child_exit_arranged = True
+    hand_over, take_sigterm = child_exit
     util = sys.modules["multiprocessing.util"]
-    from ._signals import exit_on_sigterm, hand_over
-
     util.Finalize(None, hand_over, exitpriority=100)
-    exit_on_sigterm()
+    take_sigterm()
+
+
+#: A multiprocessing child's ``(hand_over, take_sigterm)``: set by ``_signals`` (above
+#: this module) when a handler that counts records is made, see :func:`set_child_exit`.
+_child_exit: tuple[Callable[[], None], Callable[[], None]] | None = None
+
+
+def set_child_exit(hand_over: Callable[[], None], take_sigterm: Callable[[], None]) -> None:
+    """Register what a multiprocessing child runs at its exit and makes of SIGTERM.
+
+    ``hand_over`` writes the child's share of the counts (multiprocessing's finalizers
+    call it, since the child leaves through ``os._exit``); ``take_sigterm`` makes a
+    SIGTERM hand over before the process ends. A child whose process run started before
+    this call (a spawned worker builds its handlers after joining the run) is arranged now.
+    """
+    global _child_exit
+    with _state.lock:
+        _child_exit = (hand_over, take_sigterm)
+        process_run = _state.process_run
+        arrange = _state.hooks_installed and process_run is not None and not process_run.owner
+    if arrange:
+        _arrange_multiprocessing_flush()
 
 
 def _install_hooks() -> None:
@@ -775,9 +916,11 @@ def _uninstall_hooks() -> None:
 
 def reset_state() -> None:
     """Forget the process run, listeners and hooks (for tests; not for production code)."""
-    from ._signals import uninstall_signal_handlers
-
-    uninstall_signal_handlers()
+    with _state.lock:
+        reset_hooks = list(_state.reset_hooks)
+        _state.reset_hooks.clear()
+    for reset_hook in reset_hooks:
+        reset_hook()
     with _state.lock:
         _uninstall_hooks()
         run_id = _state.process_run.run_id if _state.process_run is not None else None
@@ -790,6 +933,7 @@ def reset_state() -> None:
         _state.listeners.clear()
         _state.exit_handlers.clear()
         _state.after_exit_handlers.clear()
+        _state.child_exit_arranged = False
 
 
 def _say(line: str) -> None:

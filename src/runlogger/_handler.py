@@ -204,6 +204,9 @@ class _SummaryBook:
                 )
             self._keep_finished(entry)
 
+    def run_checkpoint(self, run: Run) -> None:
+        checkpoint(run)
+
     def counts(self, run: Run) -> tuple[int, int] | None:
         """``(event_count, error_count)`` of ``run``: this process's and, from the
         summary file, those of the processes that joined it."""

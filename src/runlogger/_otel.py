@@ -147,6 +147,9 @@ class _RunSpans:
         finally:
             _detach(live.token)
 
+    def run_checkpoint(self, run: Run) -> None:
+        pass  # a span has no intermediate state to write
+
     def counts(self, run: Run) -> tuple[int, int] | None:
         return None
 

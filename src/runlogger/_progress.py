@@ -10,6 +10,10 @@ logged.
 The ``rate`` is the average number of items a second since the first report of the
 current pass (a report whose ``done`` is smaller than the previous one starts a new
 pass): it leaves out whatever the run did before the loop began, and stays steady.
+
+This module is the arithmetic only (settings, passes, the rate, when an event is due,
+the event's text), below the runs layer: :meth:`Run.progress` and :func:`track`
+(``_context``) log the event and ask the run's listeners for the checkpoint.
 """
 
 from __future__ import annotations
@@ -19,19 +23,24 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from . import _handler
-from ._context import Run, _current, _emit, current_run
-
-__all__ = ["DEFAULT_INTERVAL", "configure", "report_progress", "reset", "track"]
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "Reporting",
+    "advance",
+    "amount",
+    "check_fields",
+    "configure",
+    "interval_argument",
+    "progress_message",
+    "reset",
+    "total_argument",
+]
 
 #: Seconds between two ``progress`` events of a run, unless configured otherwise.
 DEFAULT_INTERVAL = 5.0
-
-_logger = logging.getLogger("runlogger.progress")
-_T = TypeVar("_T")
 
 #: Names a caller's field may not take: the record's own attributes and the report's.
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {
@@ -45,6 +54,12 @@ _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {
     "rate",
     "eta_seconds",
 }
+
+
+class Reporting(Protocol):
+    """What a report is filed on: a run, whose ``last_progress`` the summary shows."""
+
+    last_progress: dict[str, Any] | None
 
 
 class _Settings:
@@ -70,7 +85,7 @@ class _Pass:
 
 _settings = _Settings()
 _lock = threading.Lock()
-_passes: weakref.WeakKeyDictionary[Run, _Pass] = weakref.WeakKeyDictionary()
+_passes: weakref.WeakKeyDictionary[Reporting, _Pass] = weakref.WeakKeyDictionary()
 
 
 def configure(*, interval: float | None = None, clock: Callable[[], float] | None = None) -> None:
@@ -79,7 +94,7 @@ def configure(*, interval: float | None = None, clock: Callable[[], float] | Non
     ``clock`` (monotonic seconds) is there for tests.
     """
     if interval is not None:
-        _settings.interval = _interval_argument("interval", interval)
+        _settings.interval = interval_argument("interval", interval)
     if clock is not None:
         if not callable(clock):
             raise TypeError(f"clock must be a callable returning seconds, not {clock!r}.")
@@ -94,71 +109,13 @@ def reset() -> None:
         _passes.clear()
 
 
-def report_progress(run: Run, done: float, total: float | None = None, **fields: Any) -> None:
-    """Record that ``run`` has done ``done`` of ``total`` items; see :meth:`Run.progress`.
+def advance(
+    run: Reporting, done: float, total: float | None, interval: float | None
+) -> tuple[float | None, bool]:
+    """File a report on ``run`` (its ``last_progress``): the rate, and whether an event is due.
 
-    ``fields`` go into the ``progress`` event as they are. Raises ValueError for a
-    negative or non-numeric ``done``/``total`` and TypeError for a field that would
-    overwrite one of the record's own.
+    ``interval`` overrides the process-wide seconds between two events (``track(every=)``).
     """
-    _check_fields(fields)
-    _report(run, _amount("done", done), _total_argument(total), fields, None)
-
-
-def track(
-    iterable: Iterable[_T],
-    total: float | None = None,
-    *,
-    every: float | None = None,
-    run: Run | None = None,
-    **fields: Any,
-) -> Iterator[_T]:
-    """Yield the items of ``iterable``, reporting the run's progress as the loop goes.
-
-    ::
-
-        for row in runlogger.track(rows, stage="load"):
-            load(row)
-
-    ``total`` defaults to ``len(iterable)`` where there is one; an iterable without a
-    length reports its total when it runs out. An item counts as done when the loop
-    asks for the next one. ``every`` overrides the process-wide seconds between two
-    ``progress`` events; ``run`` defaults to the run current when ``track`` is called;
-    ``fields`` go into every ``progress`` event.
-    """
-    if total is None and isinstance(iterable, Sized):
-        total = len(iterable)
-    total = _total_argument(total)
-    interval = _interval_argument("every", every) if every is not None else None
-    _check_fields(fields)
-    return _tracked(iterable, total, interval, run if run is not None else current_run(), fields)
-
-
-def _tracked(
-    iterable: Iterable[_T],
-    total: float | None,
-    interval: float | None,
-    run: Run,
-    fields: Mapping[str, Any],
-) -> Iterator[_T]:
-    done = 0
-    _report(run, done, total, fields, interval)
-    for item in iterable:
-        yield item
-        done += 1
-        _report(run, done, total, fields, interval)
-    if total is None:
-        _report(run, done, done, fields, interval)
-
-
-def _report(
-    run: Run,
-    done: float,
-    total: float | None,
-    fields: Mapping[str, Any],
-    interval: float | None,
-) -> None:
-    """Update ``run.last_progress``; log a ``progress`` event and checkpoint when due."""
     settings = _settings
     now = settings.clock()
     with _lock:
@@ -177,25 +134,16 @@ def _report(
             or now - last_emit >= (settings.interval if interval is None else interval)
             or (done == total and progress.emitted != (done, total))
         )
-        if not due:
-            return
-        progress.last_emit = now
-        progress.emitted = (done, total)
-    _log_progress(run, done, total, rate, fields)
-    _handler.checkpoint(run)
+        if due:
+            progress.last_emit = now
+            progress.emitted = (done, total)
+    return rate, due
 
 
-def _log_progress(
-    run: Run, done: float, total: float | None, rate: float | None, fields: Mapping[str, Any]
-) -> None:
-    """Log the ``progress`` event as a record of ``run``.
-
-    Like the lifecycle events, it goes straight to the handlers, so that
-    ``dictConfig``'s ``disable_existing_loggers`` (which disables every logger created
-    before it, runlogger's included) does not silence it; the level of
-    ``runlogger.progress`` and ``logging.disable`` still do.
-    """
-    logger = _logger
+def progress_message(
+    done: float, total: float | None, rate: float | None, fields: Mapping[str, Any]
+) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The ``progress`` event's message, its arguments and its ``extra`` fields."""
     extra: dict[str, Any] = {"event_type": "progress", "done": done, "total": total, "rate": rate}
     text = "progress %s"
     args: list[Any] = [done]
@@ -214,11 +162,7 @@ def _log_progress(
         text += ", ETA %ss"
         args.append(eta)
     extra.update(fields)
-    token = _current.set(run)
-    try:
-        _emit(logging.INFO, text, tuple(args), extra, logger=logger)
-    finally:
-        _current.reset(token)
+    return text, tuple(args), extra
 
 
 def _eta(done: float, total: float, rate: float | None) -> float | None:
@@ -233,7 +177,7 @@ def _eta(done: float, total: float, rate: float | None) -> float | None:
 # -- arguments ----------------------------------------------------------------------------
 
 
-def _amount(name: str, value: object) -> float:
+def amount(name: str, value: object) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
@@ -244,11 +188,11 @@ def _amount(name: str, value: object) -> float:
     return value
 
 
-def _total_argument(value: object) -> float | None:
-    return None if value is None else _amount("total", value)
+def total_argument(value: object) -> float | None:
+    return None if value is None else amount("total", value)
 
 
-def _interval_argument(name: str, value: object) -> float:
+def interval_argument(name: str, value: object) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
@@ -259,7 +203,7 @@ def _interval_argument(name: str, value: object) -> float:
     return float(value)
 
 
-def _check_fields(fields: Mapping[str, Any]) -> None:
+def check_fields(fields: Mapping[str, Any]) -> None:
     if fields and not _RESERVED.isdisjoint(fields):
         clash = ", ".join(sorted(_RESERVED.intersection(fields)))
         raise TypeError(

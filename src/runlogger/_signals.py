@@ -72,6 +72,7 @@ def install_signal_handlers(names: Iterable[str] = ("SIGTERM", "SIGINT")) -> boo
             stacklevel=3,
         )
         return False
+    _context.add_reset_hook(uninstall_signal_handlers)
     for name in names:
         signum = getattr(signal, name)
         current = signal.getsignal(signum)
@@ -159,8 +160,11 @@ _estimate_counted: Callable[[], int] | None = None
 def register_hand_over(
     hold_locks: Callable[[float], AbstractContextManager[bool]], estimate: Callable[[], int]
 ) -> None:
+    """Register the summary handler's hand-over parts; a multiprocessing child now hands
+    its counts over at exit and on SIGTERM."""
     global _hold_locks, _estimate_counted
     _hold_locks, _estimate_counted = hold_locks, estimate
+    _context.set_child_exit(hand_over, exit_on_sigterm)
 
 
 def _write_share(when: str) -> None:
