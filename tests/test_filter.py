@@ -45,6 +45,6 @@ def test_never_drops_a_record_whatever_its_name() -> None:
 def test_configuring_it_starts_the_process_run() -> None:
     from runlogger import _context
 
-    assert _context._state.process_run is None
+    assert _context.state.process_run is None
     RunContextFilter()
-    assert _context._state.process_run is not None
+    assert _context.state.process_run is not None

@@ -42,7 +42,7 @@ def test_import_configures_nothing() -> None:
         "assert 'RUNLOGGER_RUN_ID' not in os.environ\n"
         "assert sys.excepthook is hook and threading.excepthook is thook\n"
         "from runlogger import _context\n"
-        "assert _context._state.process_run is None\n"
+        "assert _context.state.process_run is None\n"
         "print('clean')\n"
     )
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("RUNLOGGER_")}

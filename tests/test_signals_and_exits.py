@@ -188,7 +188,7 @@ def test_fork_while_another_thread_holds_handler_locks_does_not_deadlock(tmp_pat
     stop = threading.Event()
     def hold_locks():
         while not stop.is_set():
-            with events.lock, _handler._book.lock, _context._state.lock, events._fd_lock:
+            with events.lock, _handler._book.lock, _context.state.lock, events._fd_lock:
                 time.sleep(0.001)
     def log_hard():
         while not stop.is_set():

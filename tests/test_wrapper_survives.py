@@ -789,7 +789,7 @@ def test_without_sigtimedwait_signals_are_still_passed_on(tmp_path: Path) -> Non
     code = """
     import os, signal, threading, time
     from runlogger import _supervise
-    forward = _supervise._forwarded()
+    forward = _supervise.signals_to_forward()
     signal.pthread_sigmask(signal.SIG_BLOCK, forward | {signal.SIGCHLD})
     pid = os.fork()
     if pid == 0:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ._errors import CorruptSummaryError, RunNotFoundError
-from ._ids import _RUN_ID_RE
+from ._ids import RUN_ID_RE
 
 __all__ = [
     "STATUSES",
@@ -25,6 +25,7 @@ __all__ = [
     "Query",
     "RunColumns",
     "RunEntry",
+    "decode_summary",
     "find_events_file",
     "load_summary",
     "read_events",
@@ -140,7 +141,7 @@ def load_summary(path: Path) -> dict[str, Any]:
     """
     with open(path, "rb") as stream:
         raw = stream.read()
-    document, reason = _decode_summary(raw, path.stem)
+    document, reason = decode_summary(raw, path.stem)
     if document is None:
         if not reason:
             raise NotASummaryError(f"{path} is not a runlogger summary")
@@ -185,7 +186,7 @@ def _claims_schema(raw: bytes) -> bool:
     return _SCHEMA_MARK in raw or _SCHEMA_FIRST.match(raw) is not None
 
 
-def _decode_summary(raw: bytes, stem: str) -> tuple[dict[str, Any] | None, str]:
+def decode_summary(raw: bytes, stem: str) -> tuple[dict[str, Any] | None, str]:
     """The summary in ``raw`` (the file ``stem``.json), or None and why it is not one.
 
     Only a file that claims the summary schema is a summary: other JSON files in the
@@ -226,7 +227,7 @@ def find_events_file(directory: Path, run_id: str, summary: dict[str, Any]) -> t
         return own, True
     seen = {run_id}
     parent = summary.get("parent_run_id")
-    while isinstance(parent, str) and _RUN_ID_RE.fullmatch(parent) and parent not in seen:
+    while isinstance(parent, str) and RUN_ID_RE.fullmatch(parent) and parent not in seen:
         seen.add(parent)
         candidate = directory / f"{parent}.jsonl"
         if candidate.is_file():
@@ -305,7 +306,7 @@ def _descendants(path: Path, run_id: str, directory: Path) -> set[str]:
             chain.append(current)
             if current in parents:
                 current = parents[current]
-            elif _RUN_ID_RE.fullmatch(current):
+            elif RUN_ID_RE.fullmatch(current):
                 current = parents[current] = _parent_of(directory, current)
             else:
                 current = None

@@ -20,7 +20,7 @@ from ._catalog_schema import FINAL_STATUSES, Row
 from ._catalog_sink import open_catalog
 from ._catalog_sql import Filters
 from ._cmd_sync import default_target, sync_directory
-from ._ids import _RUN_ID_RE
+from ._ids import RUN_ID_RE
 from ._timefmt import utc_timestamp
 
 __all__ = ["command"]
@@ -67,7 +67,7 @@ def command(
             started = "-" if row.started_at is None else utc_timestamp(row.started_at)
             paths = [directory / f"{row.run_id}{suffix}" for suffix in (".json", ".jsonl")]
             present = [path for path in paths if path.exists() or path.is_symlink()]
-            if not _RUN_ID_RE.fullmatch(row.run_id):
+            if not RUN_ID_RE.fullmatch(row.run_id):
                 present = []  # never a path built from an id that is no file name
             if not dry_run:
                 try:

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from ._catalog import Problem, _decode_summary
+from ._catalog import Problem, decode_summary
 from ._catalog_schema import CATALOG_ENV, CATALOG_FILE, Row, resolve_target, row_from_summary
 from ._catalog_sink import open_catalog
 from ._catalog_sql import SqlCatalog
 from ._catalog_sqlite import MEMORY
 from ._durations import parse_timestamp
-from ._ids import _RUN_ID_RE
+from ._ids import RUN_ID_RE
 
 __all__ = ["SyncResult", "open_query_catalog", "sync_directory", "where"]
 
@@ -76,7 +76,7 @@ def sync_directory(
         entries = [entry for entry in scan if entry.name.endswith(".json")]
     for entry in entries:
         stem = entry.name[:-5]
-        if not _RUN_ID_RE.fullmatch(stem):
+        if not RUN_ID_RE.fullmatch(stem):
             continue
         try:
             if not entry.is_file(follow_symlinks=False):
@@ -89,7 +89,7 @@ def sync_directory(
         if _same(known.get(stem), raw):
             unchanged += 1
             continue
-        document, reason = _decode_summary(raw, stem)
+        document, reason = decode_summary(raw, stem)
         if document is None:
             if reason:
                 problems.append(Problem(Path(entry.path), reason))

@@ -148,12 +148,12 @@ def run_command(
     A command that cannot be found or started is reported in one line, with the status
     a shell gives (127 not found, 126 not executable), before any run is started.
     """
-    from ._supervise import _forwarded, status_of, wait_forwarding
+    from ._supervise import signals_to_forward, status_of, wait_forwarding
 
     # Blocked before any thread starts (the run's heartbeat, the readers): a thread that
     # does not block them would take a SIGTERM meant for the command and die of it. A
     # signal that arrives before the command starts is passed on to it once it has.
-    forwarded = _forwarded()
+    forwarded = signals_to_forward()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, forwarded | {signal.SIGCHLD})
     executable = _resolve(command[0])
     if executable is None:

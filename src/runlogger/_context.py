@@ -33,14 +33,25 @@ __all__ = [
     "RunListener",
     "RunScope",
     "add_listener",
+    "add_reset_hook",
+    "at_exit",
+    "current_listeners",
     "current_run",
+    "current_var",
+    "emit",
     "ensure_process_run",
     "in_current_run",
+    "register_multiprocessing_finalizer",
     "remove_listener",
+    "report",
+    "report_progress",
     "reset_state",
     "run",
+    "say",
+    "set_child_exit",
     "start_process_run",
     "started_record",
+    "state",
     "track",
 ]
 
@@ -154,7 +165,7 @@ class Run:
 
     def note_suppressed(self, event_type: str, count: int = 1) -> None:
         """Record that a sampling filter held back ``count`` records of ``event_type``."""
-        with _state.lock:
+        with state.lock:
             counts = self.suppressed_by_event_type
             counts[event_type] = counts.get(event_type, 0) + count
 
@@ -212,8 +223,8 @@ class _State:
         self.reset_hooks: list[Callable[[], None]] = []
 
 
-_state = _State()
-_current: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
+state = _State()
+current_var: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
     "runlogger_current_run", default=None
 )
 
@@ -266,12 +277,12 @@ def ensure_process_run() -> Run:
     instead of starting its own; a process that starts a run sets the variable, so
     the Python processes it starts join it.
     """
-    process_run = _state.process_run
+    process_run = state.process_run
     if process_run is not None:
         return process_run
-    with _state.lock:
-        if _state.process_run is not None:
-            return _state.process_run
+    with state.lock:
+        if state.process_run is not None:
+            return state.process_run
         joined_id = os.environ.get(RUN_ID_ENV)
         if joined_id:
             owner = not _owned_elsewhere(joined_id)
@@ -347,14 +358,14 @@ def _begin_process_run(process_run: Run) -> Run:
 
     Called with the state lock held, so that two threads cannot both start one.
     """
-    with _state.lock:
+    with state.lock:
         if process_run.owner:
             os.environ[RUN_ID_ENV] = process_run.run_id
             os.environ[RUN_OWNER_ENV] = owner_token(process_run)
-            _state.unannounced = process_run
-        _state.process_run = process_run
+            state.unannounced = process_run
+        state.process_run = process_run
         _install_hooks()
-        listeners = list(_state.listeners)
+        listeners = list(state.listeners)
     for listener in listeners:
         listener.run_started(process_run)
     return process_run
@@ -368,10 +379,10 @@ def start_process_run(
     Without it the process run gets a fresh id (or joins ``$RUNLOGGER_RUN_ID``) when the
     first runlogger component is configured. Raises RuntimeError if it already started.
     """
-    with _state.lock:
-        if _state.process_run is not None:
+    with state.lock:
+        if state.process_run is not None:
             raise RuntimeError(
-                f"The process run {_state.process_run.run_id} has already started; "
+                f"The process run {state.process_run.run_id} has already started; "
                 "start_process_run() must come before any runlogger component is configured."
             )
         process_run = Run(
@@ -386,56 +397,57 @@ def start_process_run(
 
 def current_run() -> Run:
     """The run current in this context: the innermost ``with run()``, else the process run."""
-    return _current.get() or ensure_process_run()
+    return current_var.get() or ensure_process_run()
 
 
 def current_run_if_started() -> Run | None:
     """Like :func:`current_run`, but never starts the process run."""
-    return _current.get() or _state.process_run
+    return current_var.get() or state.process_run
 
 
 def add_listener(listener: RunListener, *, first: bool = False) -> None:
     """Subscribe ``listener``; ``first`` puts it before the others (it hears a start
     before the summary is written, so it can add to the run what the summary shows)."""
-    with _state.lock:
-        if listener in _state.listeners:
+    with state.lock:
+        if listener in state.listeners:
             return
         if first:
-            _state.listeners.insert(0, listener)
+            state.listeners.insert(0, listener)
         else:
-            _state.listeners.append(listener)
+            state.listeners.append(listener)
 
 
 def remove_listener(listener: RunListener) -> None:
-    with _state.lock:
-        if listener in _state.listeners:
-            _state.listeners.remove(listener)
+    with state.lock:
+        if listener in state.listeners:
+            state.listeners.remove(listener)
 
 
 def add_reset_hook(hook: Callable[[], None]) -> None:
     """Have :func:`reset_state` call ``hook`` (for tests: undo what a layer above set up)."""
-    with _state.lock:
-        if hook not in _state.reset_hooks:
-            _state.reset_hooks.append(hook)
+    with state.lock:
+        if hook not in state.reset_hooks:
+            state.reset_hooks.append(hook)
 
 
 def add_exit_handler(handler: Callable[[Run], None]) -> None:
     """Call ``handler(process_run)`` at interpreter exit, before the run is finished."""
-    with _state.lock:
-        if handler not in _state.exit_handlers:
-            _state.exit_handlers.append(handler)
+    with state.lock:
+        if handler not in state.exit_handlers:
+            state.exit_handlers.append(handler)
 
 
 def add_after_exit_handler(handler: Callable[[Run], None]) -> None:
     """Call ``handler(process_run)`` at interpreter exit, after the run was finished."""
-    with _state.lock:
-        if handler not in _state.after_exit_handlers:
-            _state.after_exit_handlers.append(handler)
+    with state.lock:
+        if handler not in state.after_exit_handlers:
+            state.after_exit_handlers.append(handler)
 
 
-def _listeners() -> list[RunListener]:
-    with _state.lock:
-        return list(_state.listeners)
+def current_listeners() -> list[RunListener]:
+    """The listeners now (a copy: one may subscribe or leave while they are called)."""
+    with state.lock:
+        return list(state.listeners)
 
 
 # -- finishing runs -----------------------------------------------------------------------
@@ -446,7 +458,7 @@ def finish_run(run: Run, status: str | None = None) -> None:
 
     Idempotent: a run finishes once. A joined process run only hands its counts over.
     """
-    with _state.lock:
+    with state.lock:
         if run.finished:
             return
         run.end_time = time.time()
@@ -458,9 +470,9 @@ def finish_run(run: Run, status: str | None = None) -> None:
             run.status = "failed"
         else:
             run.status = "completed"
-    listeners = _listeners()
+    listeners = current_listeners()
     if run.owner:
-        if _state.unannounced is run:
+        if state.unannounced is run:
             announce_process_run()  # counted before run_finished counts what came before
         _log_run_finished(run, listeners)
     for listener in listeners:
@@ -489,14 +501,14 @@ def _log_run_finished(run: Run, listeners: list[RunListener]) -> None:
         fields["signal"] = run.signal
     if run.exit_code is not None:
         fields["exit_code"] = run.exit_code
-    token = _current.set(run)
+    token = current_var.set(run)
     try:
-        _emit(logging.INFO, "run %s finished: %s", (run.run_id, run.status), fields)
+        emit(logging.INFO, "run %s finished: %s", (run.run_id, run.status), fields)
     finally:
-        _current.reset(token)
+        current_var.reset(token)
 
 
-def _emit(
+def emit(
     level: int,
     msg: str,
     args: tuple[Any, ...],
@@ -515,7 +527,7 @@ def _emit(
     :func:`_lifecycle_enabled`). ``run`` (stamped on the record) defaults to the run
     current here. Returns the record handed to the handlers, if any.
     """
-    if _state.unannounced is not None:
+    if state.unannounced is not None:
         announce_process_run()
     record = _make_record(level, msg, args, extra, exc_info, logger, run)
     return None if record is None else _deliver(record, logger)
@@ -530,7 +542,7 @@ def _make_record(
     logger: logging.Logger,
     run: Run | None,
 ) -> logging.LogRecord | None:
-    """The record :func:`_emit` would log, or None if its level is switched off."""
+    """The record :func:`emit` would log, or None if its level is switched off."""
     if logger.manager.disable >= level:
         return None
     if logger is _lifecycle_logger:
@@ -608,7 +620,7 @@ def started_record(run: Run) -> logging.LogRecord | None:
     # Marks the one record (and the copies a QueueHandler makes of it) that handlers
     # which took it at creation skip when it is logged; "_" keys are not written out.
     record._runlogger_started = run.run_id
-    with _state.lock:
+    with state.lock:
         if run.started_record is None:
             run.started_record = record
         return run.started_record
@@ -621,10 +633,10 @@ def announce_process_run() -> None:
     :class:`RunContextFilter`, the summary and event handlers, and every runlogger
     event), so the event comes first in every output configured by then.
     """
-    with _state.lock:
-        process_run = _state.unannounced
-        _state.unannounced = None
-    if process_run is not None and process_run is _state.process_run:
+    with state.lock:
+        process_run = state.unannounced
+        state.unannounced = None
+    if process_run is not None and process_run is state.process_run:
         _log_run_started(process_run)
 
 
@@ -632,11 +644,11 @@ def _log_run_started(run: Run) -> None:
     record = started_record(run)
     if record is None:
         return
-    token = _current.set(run)
+    token = current_var.set(run)
     try:
         _deliver(record, _lifecycle_logger)
     finally:
-        _current.reset(token)
+        current_var.reset(token)
 
 
 # -- progress ------------------------------------------------------------------------------
@@ -717,7 +729,7 @@ def _report_progress(
     if not due:
         return
     _log_progress(run, done, total, rate, fields)
-    for listener in _listeners():
+    for listener in current_listeners():
         listener.run_checkpoint(run)
 
 
@@ -732,29 +744,29 @@ def _log_progress(
     ``runlogger.progress`` and ``logging.disable`` still do.
     """
     text, args, extra = _progress.progress_message(done, total, rate, fields)
-    token = _current.set(run)
+    token = current_var.set(run)
     try:
-        _emit(logging.INFO, text, args, extra, logger=_progress_logger)
+        emit(logging.INFO, text, args, extra, logger=_progress_logger)
     finally:
-        _current.reset(token)
+        current_var.reset(token)
 
 
-def _at_exit() -> None:
+def at_exit() -> None:
     """Finish the process run after the program's last record, before logging.shutdown.
 
     ``logging`` registers its shutdown with atexit when it is imported; this is
     registered later (at configuration), and atexit runs newest first.
     """
-    process_run = _state.process_run
+    process_run = state.process_run
     if process_run is None:
         return
-    _state.exiting = True
-    with _state.lock:
-        handlers = list(_state.exit_handlers)
+    state.exiting = True
+    with state.lock:
+        handlers = list(state.exit_handlers)
     _call_exit_handlers(handlers, process_run)
     finish_run(process_run)
-    with _state.lock:
-        handlers = list(_state.after_exit_handlers)
+    with state.lock:
+        handlers = list(state.after_exit_handlers)
     _call_exit_handlers(handlers, process_run)
 
 
@@ -763,7 +775,7 @@ def _call_exit_handlers(handlers: list[Callable[[Run], None]], process_run: Run)
         try:
             handler(process_run)
         except Exception:
-            _report("an exit handler failed", sys.exc_info()[1])
+            report("an exit handler failed", sys.exc_info()[1])
 
 
 def _excepthook(
@@ -771,15 +783,15 @@ def _excepthook(
 ) -> None:
     """Mark the process run failed and log the exception, then chain to the old hook."""
     try:
-        process_run = _state.process_run
+        process_run = state.process_run
         if issubclass(exc_type, KeyboardInterrupt):
             if process_run is not None:
                 process_run.signal = process_run.signal or "SIGINT"
-            _emit(logging.WARNING, "Interrupted", (), {"event_type": "interrupted"})
+            emit(logging.WARNING, "Interrupted", (), {"event_type": "interrupted"})
         else:
             if process_run is not None:
                 process_run.record_exception(exc)
-            _emit(
+            emit(
                 logging.CRITICAL,
                 "Uncaught exception: %s",
                 (_describe_exception(exc)["type"],),
@@ -788,7 +800,7 @@ def _excepthook(
             )
     except Exception:
         pass
-    previous = _state.previous_excepthook or sys.__excepthook__
+    previous = state.previous_excepthook or sys.__excepthook__
     previous(exc_type, exc, tb)
 
 
@@ -797,7 +809,7 @@ def _threading_excepthook(args: threading.ExceptHookArgs) -> None:
     try:
         if args.exc_type is not SystemExit and args.exc_value is not None:
             thread_name = args.thread.name if args.thread is not None else "?"
-            _emit(
+            emit(
                 logging.ERROR,
                 "Uncaught exception in thread %s",
                 (thread_name,),
@@ -806,7 +818,7 @@ def _threading_excepthook(args: threading.ExceptHookArgs) -> None:
             )
     except Exception:
         pass
-    previous = _state.previous_threading_excepthook or threading.__excepthook__
+    previous = state.previous_threading_excepthook or threading.__excepthook__
     previous(args)
 
 
@@ -820,14 +832,14 @@ def _after_fork_in_child() -> None:
     runs' summaries when it exits, and it never writes a run's status. A thread of the
     parent may have held the state lock at the fork, so the lock is made anew.
     """
-    _state.lock = threading.RLock()
-    _state.exiting = False
-    _state.unannounced = None  # the parent's run to announce, not the child's
-    _state.child_exit_arranged = False  # multiprocessing's finalizers start empty here
-    process_run = _state.process_run
+    state.lock = threading.RLock()
+    state.exiting = False
+    state.unannounced = None  # the parent's run to announce, not the child's
+    state.child_exit_arranged = False  # multiprocessing's finalizers start empty here
+    process_run = state.process_run
     if process_run is None:
         return
-    for live in [*_state.live_runs, process_run]:
+    for live in [*state.live_runs, process_run]:
         live.owner = False
         live.pid = os.getpid()
     _arrange_multiprocessing_flush(after_fork=True)
@@ -846,18 +858,18 @@ def _arrange_multiprocessing_flush(after_fork: bool = False) -> None:
     if util is None:
         return
     if after_fork:
-        util.register_after_fork(_state, _register_multiprocessing_finalizer)
+        util.register_after_fork(state, register_multiprocessing_finalizer)
         return
     process_module = sys.modules.get("multiprocessing.process")
     if process_module is not None and process_module.parent_process() is not None:
-        _register_multiprocessing_finalizer(_state)
+        register_multiprocessing_finalizer(state)
 
 
-def _register_multiprocessing_finalizer(_obj: object) -> None:
+def register_multiprocessing_finalizer(_obj: object) -> None:
     child_exit = _child_exit
-    if child_exit is None or _state.child_exit_arranged:
+    if child_exit is None or state.child_exit_arranged:
         return  # nothing counts in this process (yet), or arranged already
-    _state.child_exit_arranged = True
+    state.child_exit_arranged = True
     hand_over, take_sigterm = child_exit
     util = sys.modules["multiprocessing.util"]
     util.Finalize(None, hand_over, exitpriority=100)
@@ -878,65 +890,65 @@ def set_child_exit(hand_over: Callable[[], None], take_sigterm: Callable[[], Non
     this call (a spawned worker builds its handlers after joining the run) is arranged now.
     """
     global _child_exit
-    with _state.lock:
+    with state.lock:
         _child_exit = (hand_over, take_sigterm)
-        process_run = _state.process_run
-        arrange = _state.hooks_installed and process_run is not None and not process_run.owner
+        process_run = state.process_run
+        arrange = state.hooks_installed and process_run is not None and not process_run.owner
     if arrange:
         _arrange_multiprocessing_flush()
 
 
 def _install_hooks() -> None:
     global _fork_hook_registered
-    if _state.hooks_installed:
+    if state.hooks_installed:
         return
-    _state.hooks_installed = True
+    state.hooks_installed = True
     if not _fork_hook_registered and hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
         _fork_hook_registered = True
-    if _state.process_run is not None and not _state.process_run.owner:
+    if state.process_run is not None and not state.process_run.owner:
         _arrange_multiprocessing_flush()
-    _state.previous_excepthook = sys.excepthook
+    state.previous_excepthook = sys.excepthook
     sys.excepthook = _excepthook
-    _state.previous_threading_excepthook = threading.excepthook
+    state.previous_threading_excepthook = threading.excepthook
     threading.excepthook = _threading_excepthook
-    atexit.register(_at_exit)
+    atexit.register(at_exit)
 
 
 def _uninstall_hooks() -> None:
-    if not _state.hooks_installed:
+    if not state.hooks_installed:
         return
     if sys.excepthook is _excepthook:
-        sys.excepthook = _state.previous_excepthook or sys.__excepthook__
+        sys.excepthook = state.previous_excepthook or sys.__excepthook__
     if threading.excepthook is _threading_excepthook:
-        threading.excepthook = _state.previous_threading_excepthook or threading.__excepthook__
-    atexit.unregister(_at_exit)
-    _state.hooks_installed = False
+        threading.excepthook = state.previous_threading_excepthook or threading.__excepthook__
+    atexit.unregister(at_exit)
+    state.hooks_installed = False
 
 
 def reset_state() -> None:
     """Forget the process run, listeners and hooks (for tests; not for production code)."""
-    with _state.lock:
-        reset_hooks = list(_state.reset_hooks)
-        _state.reset_hooks.clear()
+    with state.lock:
+        reset_hooks = list(state.reset_hooks)
+        state.reset_hooks.clear()
     for reset_hook in reset_hooks:
         reset_hook()
-    with _state.lock:
+    with state.lock:
         _uninstall_hooks()
-        run_id = _state.process_run.run_id if _state.process_run is not None else None
+        run_id = state.process_run.run_id if state.process_run is not None else None
         if run_id is not None and os.environ.get(RUN_ID_ENV) == run_id:
             del os.environ[RUN_ID_ENV]
             os.environ.pop(RUN_OWNER_ENV, None)
-        _state.process_run = None
-        _state.unannounced = None
-        _state.exiting = False
-        _state.listeners.clear()
-        _state.exit_handlers.clear()
-        _state.after_exit_handlers.clear()
-        _state.child_exit_arranged = False
+        state.process_run = None
+        state.unannounced = None
+        state.exiting = False
+        state.listeners.clear()
+        state.exit_handlers.clear()
+        state.after_exit_handlers.clear()
+        state.child_exit_arranged = False
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     """One line on stderr about a failure logging cannot report (if raiseExceptions)."""
     if logging.raiseExceptions and sys.stderr is not None:
         with contextlib.suppress(Exception):
@@ -944,7 +956,7 @@ def _say(line: str) -> None:
             sys.stderr.flush()
 
 
-def _report(what: str, exc: BaseException | None) -> None:
+def report(what: str, exc: BaseException | None) -> None:
     """Tell stderr about a failure that has nowhere else to go (like Handler.handleError)."""
     if logging.raiseExceptions and sys.stderr is not None:
         with contextlib.suppress(Exception):
@@ -978,11 +990,11 @@ class RunScope:
         new_run.id_chosen = self._run_id is not None
         # The listeners first: the summary book refuses an id that names a run already
         # (RunIdInUseError), and then this run must not have started at all.
-        for listener in _listeners():
+        for listener in current_listeners():
             listener.run_started(new_run)
-        token = _current.set(new_run)
+        token = current_var.set(new_run)
         self._active.append((new_run, token))
-        _state.live_runs.add(new_run)
+        state.live_runs.add(new_run)
         _log_run_started(new_run)
         return new_run
 
@@ -1004,7 +1016,7 @@ class RunScope:
                 finished_run.record_exception(exc)
             finish_run(finished_run)
         finally:
-            _current.reset(token)
+            current_var.reset(token)
 
     async def __aenter__(self) -> Run:
         return self.__enter__()
@@ -1067,10 +1079,10 @@ def in_current_run(func: Callable[..., _T]) -> Callable[..., _T]:
 
     @functools.wraps(func)
     def bound(*args: Any, **kwargs: Any) -> _T:
-        token = _current.set(bound_run)
+        token = current_var.set(bound_run)
         try:
             return func(*args, **kwargs)
         finally:
-            _current.reset(token)
+            current_var.reset(token)
 
     return bound

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from ._context import (
     Run,
-    _current,
-    _state,
     announce_process_run,
+    current_var,
     ensure_process_run,
     started_record,
+    state,
 )
 from ._formatter import RunJsonFormatter
 from ._handler import note_logging_error, report_write_failure
@@ -31,7 +31,11 @@ try:
 except ImportError:  # pragma: no cover - Windows: no advisory locks, no repair guard
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["DEFAULT_MAX_OPEN_FILES", "RunFileHandler"]
+__all__ = [
+    "DEFAULT_MAX_OPEN_FILES",
+    "RunFileHandler",
+    "end_torn_line",
+]
 
 #: Event files a RunFileHandler keeps open at once (one per run it writes to).
 DEFAULT_MAX_OPEN_FILES = 32
@@ -131,7 +135,7 @@ class RunFileHandler(logging.Handler):
             self._begin_file(process_run)
 
     def _top_run_id(self, record: logging.LogRecord) -> str:
-        run = _current.get() or ensure_process_run()
+        run = current_var.get() or ensure_process_run()
         run_id = stamped_run_id(record.__dict__)
         if (
             run_id is not None
@@ -153,7 +157,7 @@ class RunFileHandler(logging.Handler):
                     fds.move_to_end(run_id)
             return fd
         # Opened outside _fd_lock, which is only for the dict: opening may wait for
-        # another process's line (see _end_torn_line).
+        # another process's line (see end_torn_line).
         opened = self._open(events_path(self.directory, run_id))
         evicted: list[int] = []
         with self._fd_lock:
@@ -177,7 +181,7 @@ class RunFileHandler(logging.Handler):
             if os.fstat(fd).st_size == 0:
                 os.fchmod(fd, self.file_mode)
             else:
-                _end_torn_line(path, fd)
+                end_torn_line(path, fd)
         except BaseException:
             os.close(fd)
             raise
@@ -189,7 +193,7 @@ class RunFileHandler(logging.Handler):
                 record.__dict__.get("_runlogger_started") == self._started
             ):
                 return  # the run's start (or a queued copy): written when this was created
-            if _state.unannounced is not None:
+            if state.unannounced is not None:
                 announce_process_run()  # before the first record: run_started
             line = (self.format(record) + "\n").encode("utf-8", "surrogatepass")
             fd = self._fd_for(self._top_run_id(record))
@@ -276,7 +280,7 @@ class RunFileHandler(logging.Handler):
         return f"<{type(self).__name__} {self.directory} ({level})>"
 
 
-def _end_torn_line(path: Path, fd: int) -> None:
+def end_torn_line(path: Path, fd: int) -> None:
     """If the file's last byte is not a newline, append one (a crash tore the last line).
 
     From outside, a line another process is writing right now looks torn too; its

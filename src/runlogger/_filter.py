@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 
-from ._context import _current, _state, announce_process_run, ensure_process_run
+from ._context import announce_process_run, current_var, ensure_process_run, state
 from ._stamp import STAMP, RunStamp, stamp_for
 from ._trace import TRACE, TRACE_MODULE, current_trace
 
 __all__ = ["RunContextFilter"]
 
 #: Bound once: the filter runs for every record.
-_current_run = _current.get
+_current_run = current_var.get
 _modules = sys.modules
 
 
@@ -41,11 +41,11 @@ class RunContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Stamp ``record`` unless it is stamped already; runs for every record."""
-        if _state.unannounced is not None:  # the process run's first record: run_started first
+        if state.unannounced is not None:  # the process run's first record: run_started first
             announce_process_run()
         attrs = record.__dict__
         if "run_id" not in attrs:
-            run = _current_run() or _state.process_run or ensure_process_run()
+            run = _current_run() or state.process_run or ensure_process_run()
             try:
                 stamp = run._runlogger_stamp  # type: ignore[attr-defined]
             except AttributeError:
@@ -56,7 +56,7 @@ class RunContextFilter(logging.Filter):
                 attrs["parent_run_id"] = parent
         elif type(attrs["run_id"]) is not RunStamp and STAMP not in attrs:
             # The caller's own run_id: left as it is, the stamp goes beside it.
-            run = _current_run() or _state.process_run or ensure_process_run()
+            run = _current_run() or state.process_run or ensure_process_run()
             attrs[STAMP] = stamp_for(run)
         else:
             return True  # stamped before (forwarded): its trace came with it

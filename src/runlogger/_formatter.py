@@ -23,7 +23,7 @@ from typing import Any
 from pythonjsonlogger.core import BaseJsonFormatter
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
-from ._context import _current, ensure_process_run, qualified_name
+from ._context import current_var, ensure_process_run, qualified_name
 from ._errors import MissingBackendError
 from ._formatter_fast import INF, NEG_INF, Plan, build_fast_format
 from ._jsonline import escape_line_separators, last_resort, one_shot_encoder
@@ -536,7 +536,7 @@ def _trace_fields(attrs: dict[str, Any]) -> Any:
     (no filter ran: fileConfig); None where no span is current (see runlogger._trace)."""
     if stamp_of(attrs) is not None:
         return attrs.get(TRACE)
-    return current_trace(_current.get() or ensure_process_run())
+    return current_trace(current_var.get() or ensure_process_run())
 
 
 def _differs(given: Any, ours: Any) -> bool:

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._context import _current, ensure_process_run
+from ._context import current_var, ensure_process_run
 from ._jsonline import encodable, escape_line_separators
 from ._sanitize import REDACTED
 from ._stamp import STAMP, RunStamp
@@ -145,7 +145,7 @@ def build_fast_format(formatter: RunJsonFormatter) -> Callable[[logging.LogRecor
                 run_id = stamp.id
                 parent_id = stamp.parent
             elif stamp is None and "run_id" not in attrs and STAMP not in attrs:
-                run = _current.get() or ensure_process_run()
+                run = current_var.get() or ensure_process_run()
                 run_id = run.run_id
                 parent = run.parent
                 parent_id = parent.run_id if parent is not None else None

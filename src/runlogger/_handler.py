@@ -31,10 +31,10 @@ from ._sinks import RunEvent, RunSink, SinkSet, drain, load_sink, sinks_from_env
 from ._stamp import RunStamp, record_run_id, stamped_run_id
 from ._store import (
     DEFAULT_FILE_MODE,
-    _read_existing,
     deadline_left,
     lock_deadline,
     read_contributors,
+    read_existing,
     resolve_directory,
     summary_path,
     update_summary,
@@ -198,7 +198,7 @@ class _SummaryBook:
             if not self.write(entry, final=True) and not self.write(entry, final=True):
                 path = summary_path(entry.directory.path, entry.run_id)
                 error = _describe_os_error(entry.directory.last_error or OSError())
-                _context._say(
+                _context.say(
                     f"the final summary of run {run.run_id} ({run.status}) could not be "
                     f"written to {path}: {error}"
                 )
@@ -298,7 +298,7 @@ class _SummaryBook:
                 entry.directory.last_error = exc
                 if not final and not entry.directory.failure_reported:
                     entry.directory.failure_reported = True
-                    _context._say(
+                    _context.say(
                         f"cannot write the summary of run {entry.run_id} to "
                         f"{summary_path(entry.directory.path, entry.run_id)}: "
                         f"{_describe_os_error(exc)}; trying again at each checkpoint "
@@ -436,7 +436,7 @@ class _Heartbeat:
         return thread is not None and thread.is_alive()
 
     def ensure_started(self) -> None:
-        if self.thread is not None or self.stopped or _context._state.exiting:
+        if self.thread is not None or self.stopped or _context.state.exiting:
             self.wake.set()  # a new run may be due sooner than the thread sleeps
             return
         with _book.lock:
@@ -500,7 +500,7 @@ def refuse_reused_id(directory: Path, run: Run) -> None:
     """
     if not (run.owner and run.id_chosen):
         return
-    existing = _read_existing(summary_path(directory, run.run_id))
+    existing = read_existing(summary_path(directory, run.run_id))
     if existing is None or existing.get("run_id") != run.run_id:
         return
     status = existing.get("status")
@@ -604,7 +604,7 @@ def report_write_failure(handler: logging.Handler, where: object) -> bool:
         return False
     if not getattr(handler, "_write_failure_reported", False):
         handler._write_failure_reported = True  # type: ignore[attr-defined]
-        _context._say(
+        _context.say(
             f"{type(handler).__name__} cannot write to {where}: {_describe_os_error(exc)}; "
             "further failures of this handler are only counted in the run summary's "
             "logging_errors"
@@ -637,7 +637,7 @@ def locks_for_hand_over(deadline: float) -> Iterator[bool]:
         return False
 
     try:
-        complete = take(_book.lock) and take(_context._state.lock)
+        complete = take(_book.lock) and take(_context.state.lock)
         if complete:
             tallies = [
                 entry.tally for d in _book.directories.values() for entry in d.entries.values()
@@ -816,7 +816,7 @@ class RunSummaryHandler(logging.Handler):
         checkpoint due, a record after its run has finished -- in :meth:`_after_count`.
         """
         try:
-            if _context._state.unannounced is not None:
+            if _context.state.unannounced is not None:
                 _context.announce_process_run()  # before the first record: run_started
             attrs = record.__dict__
             run_id = attrs.get("run_id")  # the run it was logged in: see runlogger._stamp
@@ -885,7 +885,7 @@ class RunSummaryHandler(logging.Handler):
             try:
                 _book.write_pending(directory)
             except Exception as exc:  # logging.shutdown() must go on to the next handler
-                _context._report("could not write the summaries at flush", exc)
+                _context.report("could not write the summaries at flush", exc)
 
     def close(self) -> None:
         """Detach from the directory; the run (and its counts) go on. Idempotent."""

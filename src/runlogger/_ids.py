@@ -8,9 +8,14 @@ import time
 
 from ._errors import InvalidRunIdError
 
-__all__ = ["new_run_id", "validate_run_id"]
+__all__ = [
+    "RUN_ID_RE",
+    "new_run_id",
+    "validate_run_id",
+]
 
-_RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: What a run id is: also a file name in every directory, and a label everywhere.
+RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def new_run_id() -> str:
@@ -35,7 +40,7 @@ def validate_run_id(run_id: object) -> str:
     """
     if not isinstance(run_id, str):
         raise InvalidRunIdError(f"A run id must be a string, not {type(run_id).__name__}.")
-    if _RUN_ID_RE.fullmatch(run_id) is None:
+    if RUN_ID_RE.fullmatch(run_id) is None:
         raise InvalidRunIdError(
             f"Invalid run id {run_id!r}: it must match [A-Za-z0-9][A-Za-z0-9._-]{{0,63}} "
             "(letters, digits, '.', '_' and '-', at most 64 characters, not starting "

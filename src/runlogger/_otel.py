@@ -259,7 +259,7 @@ def _note_ids(run: Run, span_context: Any) -> None:
 
 
 def _counted(run: Run) -> tuple[int, int] | None:
-    for listener in _context._listeners():
+    for listener in _context.current_listeners():
         if isinstance(listener, _RunSpans):
             continue
         counted = listener.counts(run)
@@ -380,7 +380,7 @@ def enable(provider: Any = None) -> None:
     while run is not None:
         going.append(run)
         run = run.parent
-    process_run = _context._state.process_run
+    process_run = _context.state.process_run
     if process_run is not None and process_run not in going:
         going.append(process_run)
     for run in reversed(going):

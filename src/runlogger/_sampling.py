@@ -37,9 +37,9 @@ from collections.abc import Callable, Hashable
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from ._context import _current, ensure_process_run
+from ._context import current_var, ensure_process_run
 from ._stamp import stamped_run_id
-from ._summary import EVENT_TYPE_LIMIT, MAX_EVENT_TYPES, OTHER_EVENT_TYPE, _safe_text
+from ._summary import EVENT_TYPE_LIMIT, MAX_EVENT_TYPES, OTHER_EVENT_TYPE, safe_text
 
 if TYPE_CHECKING:
     from ._context import Run
@@ -226,21 +226,21 @@ class RunSampleFilter(logging.Filter):
 def _label_of(key: Hashable) -> str:
     """How the summary names a kind: the event type, or ``"<logger>:<template>"``."""
     if isinstance(key, tuple):
-        return _safe_text(f"{key[0]}:{key[1]}", _LABEL_LIMIT)
-    return _safe_text(str(key), _LABEL_LIMIT)
+        return safe_text(f"{key[0]}:{key[1]}", _LABEL_LIMIT)
+    return safe_text(str(key), _LABEL_LIMIT)
 
 
 def _printable(value: object) -> str:
     """A non-string ``event_type`` as the summary's counts name it (never raises)."""
     try:
-        return _safe_text(str(value), _LABEL_LIMIT)
+        return safe_text(str(value), _LABEL_LIMIT)
     except Exception:
         return f"<unprintable {type(value).__name__}>"
 
 
 def _run_of(record: logging.LogRecord) -> Run | None:
     """The run ``record`` belongs to: the current one, or one it is nested in."""
-    run: Run | None = _current.get() or ensure_process_run()
+    run: Run | None = current_var.get() or ensure_process_run()
     run_id = stamped_run_id(record.__dict__)
     if run_id is None:
         return run

@@ -25,7 +25,14 @@ from typing import Any
 
 from . import _context
 
-__all__ = ["exit_on_sigterm", "hand_over", "install_signal_handlers", "register_hand_over"]
+__all__ = [
+    "exit_on_sigterm",
+    "hand_over",
+    "handles_alone",
+    "install_signal_handlers",
+    "register_hand_over",
+    "uninstall_signal_handlers",
+]
 
 _Handler = Callable[[int, FrameType | None], Any]
 
@@ -35,10 +42,10 @@ _previous: dict[int, Any] = {}
 
 def _mark_terminated(signum: int) -> None:
     name = signal.Signals(signum).name
-    process_run = _context._state.process_run
+    process_run = _context.state.process_run
     if process_run is not None and process_run.signal is None:
         process_run.signal = name
-    run = _context._current.get()
+    run = _context.current_var.get()
     while run is not None:
         if run.signal is None:
             run.signal = name
@@ -47,7 +54,7 @@ def _mark_terminated(signum: int) -> None:
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     _mark_terminated(signum)
-    if _context._state.exiting:
+    if _context.state.exiting:
         return  # already on the way out: let the summary be written
     previous = _previous.get(signum)
     if callable(previous):
@@ -81,6 +88,15 @@ def install_signal_handlers(names: Iterable[str] = ("SIGTERM", "SIGINT")) -> boo
         _previous[signum] = current
         signal.signal(signum, _on_signal)
     return True
+
+
+def handles_alone(signum: int) -> bool:
+    """True when ``signum`` goes to runlogger's handler and on to nothing of the program's
+    (whatever was there before was the default action): the signal ends the process."""
+    return signal.getsignal(signum) is _on_signal and _previous.get(signum) in (
+        signal.SIG_DFL,
+        None,
+    )
 
 
 # -- multiprocessing children --------------------------------------------------------------
@@ -174,11 +190,11 @@ def _write_share(when: str) -> None:
     try:
         hold_locks, estimate = _hold_locks, _estimate_counted
         if hold_locks is None or estimate is None:  # no summary handler: nothing counted
-            _context._at_exit()
+            _context.at_exit()
             return
         with hold_locks(deadline) as complete:
             if complete:
-                _context._at_exit()
+                _context.at_exit()
                 return
         if sys.stderr is not None:
             sys.stderr.write(
@@ -187,7 +203,7 @@ def _write_share(when: str) -> None:
                 f"{estimate()} records it counted are missing from the summary\n"
             )
     except Exception as exc:
-        _context._report(f"could not hand the counts over {when}", exc)
+        _context.report(f"could not hand the counts over {when}", exc)
     finally:
         _handing_over.active = False
         _flush_standard_streams()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._context import _current, ensure_process_run
+from ._context import current_var, ensure_process_run
 from ._ids import validate_run_id
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def run_fields(attrs: dict[str, Any]) -> tuple[str, str | None]:
     stamp = stamp_of(attrs)
     if stamp is not None:
         return stamp.id, stamp.parent
-    run = _current.get() or ensure_process_run()
+    run = current_var.get() or ensure_process_run()
     parent = run.parent
     return run.run_id, parent.run_id if parent is not None else None
 
@@ -104,7 +104,7 @@ def record_run_id(attrs: dict[str, Any]) -> str:
     run_id = run_fields(attrs)[0]
     if type(run_id) is str and valid_run_id(run_id):
         return run_id
-    return (_current.get() or ensure_process_run()).run_id
+    return (current_var.get() or ensure_process_run()).run_id
 
 
 def valid_run_id(run_id: str) -> bool:

@@ -36,9 +36,11 @@ __all__ = [
     "DIRECTORY_LOCK_TIMEOUT",
     "contributor_key",
     "deadline_left",
+    "directory_lock",
     "events_path",
     "lock_deadline",
     "read_contributors",
+    "read_existing",
     "remove_stale_temp_files",
     "repair_summary",
     "resolve_directory",
@@ -141,7 +143,7 @@ def deadline_left() -> float | None:
 
 
 @contextlib.contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
+def directory_lock(directory: Path) -> Iterator[None]:
     """Exclusive ``flock`` on the directory, for one read-merge-write of a summary.
 
     Waited for at most :data:`DIRECTORY_LOCK_TIMEOUT` (see there); the write goes ahead
@@ -218,13 +220,13 @@ def _lock_holder(fd: int) -> str | None:
 
 
 def _report_line(text: str) -> None:
-    """One line on stderr, as :func:`runlogger._context._report` does for failures."""
+    """One line on stderr, as :func:`runlogger._context.report` does for failures."""
     if logging.raiseExceptions and sys.stderr is not None:
         with contextlib.suppress(Exception):
             sys.stderr.write(f"runlogger: {text}\n")
 
 
-def _read_existing(path: Path) -> dict[str, Any] | None:
+def read_existing(path: Path) -> dict[str, Any] | None:
     """The summary now at ``path``, or None if there is no readable one.
 
     Only a regular file counts: a symlink planted at the summary path is not followed
@@ -309,8 +311,8 @@ def update_summary(
     process that only joined it passes None and keeps what the owner wrote.
     """
     path = summary_path(directory, run_id)
-    with _directory_lock(directory):
-        existing, problems = repair_summary(_read_existing(path) or {})
+    with directory_lock(directory):
+        existing, problems = repair_summary(read_existing(path) or {})
         if problems:
             _report_repair(run_id, problems)
         contributors: dict[str, Any] = dict(existing.get("contributors", {}))
@@ -329,7 +331,7 @@ def read_contributors(
     directory: Path, run_id: str, *, exclude_own: bool = False
 ) -> list[dict[str, Any]]:
     """The per-process counts recorded in a run's summary (empty if there is none)."""
-    existing, _ = repair_summary(_read_existing(summary_path(directory, run_id)) or {})
+    existing, _ = repair_summary(read_existing(summary_path(directory, run_id)) or {})
     own = contributor_key()
     return [
         part

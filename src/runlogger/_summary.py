@@ -24,6 +24,7 @@ __all__ = [
     "RunTally",
     "event_type_of",
     "merge_contributions",
+    "safe_text",
     "summary_document",
 ]
 
@@ -50,7 +51,8 @@ EVENT_TYPE_LIMIT = 200
 _KINDS_REMEMBERED = 4 * MAX_EVENT_TYPES
 
 
-def _safe_text(text: str, limit: int) -> str:
+def safe_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with a visible mark where it was cut."""
     if len(text) > limit:
         text = text[: limit - 14] + "…[truncated]"
     if not text.isascii():
@@ -75,7 +77,7 @@ def event_type_of(record: logging.LogRecord) -> str | None:
     if event_type is None or type(event_type) is str:
         return event_type
     try:
-        return _safe_text(str(event_type), EVENT_TYPE_LIMIT)
+        return safe_text(str(event_type), EVENT_TYPE_LIMIT)
     except Exception:
         return f"<unprintable {type(event_type).__name__}>"
 
@@ -85,7 +87,7 @@ def event_type_name(event_type: str) -> str:
     valid UTF-8."""
     if len(event_type) <= EVENT_TYPE_LIMIT and event_type.isascii():
         return event_type
-    return _safe_text(event_type, EVENT_TYPE_LIMIT)
+    return safe_text(event_type, EVENT_TYPE_LIMIT)
 
 
 def cap_event_types(counts: Mapping[str, int], limit: int = MAX_EVENT_TYPES) -> dict[str, int]:
@@ -280,7 +282,7 @@ class RunTally:
     def _text(value: Any) -> str:
         """A level that is not a string, as one (JSON keys are strings); cannot fail."""
         try:
-            return _safe_text(str(value), 200)
+            return safe_text(str(value), 200)
         except Exception:
             return f"<{type(value).__name__}>"
 
@@ -303,11 +305,11 @@ def _first_error(record: logging.LogRecord) -> dict[str, Any]:
         exc_type = qualified_name(record.exc_info[0])
     else:  # a record that crossed a queue (RunQueueHandler) names its exception
         named = record.__dict__.get("exc_type")
-        exc_type = _safe_text(named, 200) if isinstance(named, str) else None
+        exc_type = safe_text(named, 200) if isinstance(named, str) else None
     return {
         "timestamp": utc_timestamp(record.created),
         "logger": record.name,
-        "message": _safe_text(_message_of(record), _FIRST_ERROR_MESSAGE_LIMIT),
+        "message": safe_text(_message_of(record), _FIRST_ERROR_MESSAGE_LIMIT),
         "exc_type": exc_type,
     }
 

@@ -33,9 +33,9 @@ from typing import Any
 
 from ._store import (
     DEFAULT_FILE_MODE,
-    _directory_lock,
-    _read_existing,
+    directory_lock,
     events_path,
+    read_existing,
     summary_path,
     write_json_atomic,
 )
@@ -46,6 +46,7 @@ __all__ = [
     "FORWARDED_SIGNALS",
     "complete_run",
     "fork_supervised",
+    "signals_to_forward",
     "status_of",
     "wait_forwarding",
 ]
@@ -60,7 +61,8 @@ _SI_KERNEL = 0x80
 _FINAL = ("completed", "failed", "terminated")
 
 
-def _forwarded() -> set[signal.Signals]:
+def signals_to_forward() -> set[signal.Signals]:
+    """The FORWARDED_SIGNALS this process has and does not ignore (an ignored one stays so)."""
     chosen = set()
     for name in FORWARDED_SIGNALS:
         signum = getattr(signal, name, None)
@@ -76,7 +78,7 @@ def fork_supervised(child: Callable[[], int]) -> tuple[int, int | None]:
     passed signals on to it meanwhile. The signals are blocked before the fork so none
     is lost between the fork and the wait; the child unblocks them at once.
     """
-    forwarded = _forwarded()
+    forwarded = signals_to_forward()
     watched = forwarded | {signal.SIGCHLD}
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     pid = os.fork()
@@ -249,14 +251,14 @@ def _add_finished_event(share: dict[str, Any]) -> None:
 
 def _append_event(path: Path, event: Mapping[str, Any], file_mode: int) -> None:
     """Append one JSON line, on a fresh line if the dead writer left a torn one."""
-    from ._events import _end_torn_line
+    from ._events import end_torn_line
 
     line = (json.dumps(event, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags, file_mode)
     try:
         if os.fstat(fd).st_size:
-            _end_torn_line(path, fd)
+            end_torn_line(path, fd)
         os.write(fd, line)
     finally:
         os.close(fd)
@@ -274,14 +276,14 @@ def complete_run(
     # Recounted before the directory lock is taken (a long events file takes a while,
     # and the lock is every run's in this directory); the counts the other processes
     # handed over are read again under the lock.
-    before = _read_existing(path)
+    before = read_existing(path)
     total = (
         _recount(events_path(directory, run_id), run_id)
         if before is not None and before.get("status") not in _FINAL
         else None
     )
-    with _directory_lock(directory):
-        existing = _read_existing(path)
+    with directory_lock(directory):
+        existing = read_existing(path)
         if (
             existing is None
             or existing.get("run_id") != run_id

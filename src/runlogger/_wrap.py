@@ -159,7 +159,7 @@ def run_target(
         try:
             complete_run(runs_dir, owned_id, pid, code, signal_name)
         except Exception as exc:
-            _context._report(f"could not finish the summary of run {owned_id}", exc)
+            _context.report(f"could not finish the summary of run {owned_id}", exc)
     # The wrapper has nothing left to clean up (no run, no handlers, no threads of its
     # own): leave now rather than pay for tearing the interpreter down after the program.
     for stream in (sys.stdout, sys.stderr):
@@ -235,9 +235,7 @@ def _arm_late_sigterm() -> None:
     from . import _signals
 
     try:
-        if signal.getsignal(signal.SIGTERM) is _signals._on_signal and _signals._previous.get(
-            signal.SIGTERM
-        ) in (signal.SIG_DFL, None):
+        if _signals.handles_alone(signal.SIGTERM):
             signal.signal(signal.SIGTERM, _late_sigterm)
     except (ValueError, OSError):  # not the main thread, or no SIGTERM here
         pass
@@ -279,7 +277,7 @@ def _run(target: str, args: list[str], *, module: bool, argv0: str) -> int:
         return exit_status(exc.code)
     except KeyboardInterrupt as exc:
         if process_run.signal is not None:  # Ctrl-C / SIGINT: the run was interrupted
-            _context._emit(logging.WARNING, "Interrupted", (), {"event_type": "interrupted"})
+            _context.emit(logging.WARNING, "Interrupted", (), {"event_type": "interrupted"})
             return 130
         _record_uncaught(process_run, exc)
         return 130
@@ -294,7 +292,7 @@ def _run(target: str, args: list[str], *, module: bool, argv0: str) -> int:
 def _record_uncaught(process_run: _context.Run, exc: BaseException) -> None:
     exc.__traceback__ = _script_frames(exc.__traceback__)
     process_run.record_exception(exc)
-    _context._emit(
+    _context.emit(
         logging.CRITICAL,
         "Uncaught exception: %s",
         (_context.qualified_name(type(exc)),),

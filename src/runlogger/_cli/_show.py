@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from .. import _catalog
 from .._durations import format_duration_ms, parse_timestamp
 from .._errors import RunNotFoundError
-from .._ids import _RUN_ID_RE
+from .._ids import RUN_ID_RE
 from ._output import (
     LEVEL_COLOURS,
     STATUS_COLOURS,
@@ -96,7 +96,7 @@ def execute(args: argparse.Namespace) -> int:
     except RunNotFoundError:
         # ... unless it is the one asked for: say why it is not a run.
         named = directory / f"{args.run_id}.json"
-        if own_catalog(args) and _RUN_ID_RE.fullmatch(args.run_id) and named.is_file():
+        if own_catalog(args) and RUN_ID_RE.fullmatch(args.run_id) and named.is_file():
             # A damaged summary: CorruptSummaryError says why; some other JSON file: no run.
             with contextlib.suppress(_catalog.NotASummaryError):
                 _catalog.load_summary(named)
