@@ -20,7 +20,7 @@ def _private_uses(path: Path) -> list[str]:
     modules: set[str] = set()
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
+        if isinstance(node, ast.ImportFrom) and node.level >= 1:
             for alias in node.names:
                 if node.module is None:
                     modules.add(alias.asname or alias.name)
@@ -40,7 +40,7 @@ def _private_uses(path: Path) -> list[str]:
 
 
 def test_no_module_uses_another_modules_private_names() -> None:
-    found = [use for path in sorted(SOURCE.glob("*.py")) for use in _private_uses(path)]
+    found = [use for path in sorted(SOURCE.rglob("*.py")) for use in _private_uses(path)]
     assert found == []
 
 
