@@ -9,7 +9,6 @@ run's sink thread seconds, never the job.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from datetime import datetime, timezone
@@ -163,17 +162,3 @@ class PostgresCatalog(SqlCatalog):
         if isinstance(exc, MissingBackendError):
             return CatalogError(str(exc))
         return CatalogError(f"catalog {self.label}: {_one_line(exc)}")
-
-    def close(self) -> None:
-        """Close the connection, never under a statement another thread is running
-        (a busy one is left to be dropped with its thread)."""
-        lock = self._locked()
-        if not lock.acquire(timeout=2):
-            return
-        try:
-            connection, self._connection = self._connection, None
-            if connection is not None and self._pid == os.getpid():
-                with contextlib.suppress(Exception):
-                    connection.close()
-        finally:
-            lock.release()

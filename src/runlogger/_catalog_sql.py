@@ -73,6 +73,9 @@ class SqlCatalog:
         self.label = describe_target(target)
         self.lock = threading.RLock()
         self._lock_pid = os.getpid()
+        #: The backend's DB-API connection, and the process that opened it.
+        self._connection: Any = None
+        self._pid = 0
 
     def _locked(self) -> threading.RLock:
         """The lock, made anew in a forked child (the parent's may be held by a thread
@@ -99,7 +102,18 @@ class SqlCatalog:
         raise NotImplementedError
 
     def close(self) -> None:
-        raise NotImplementedError
+        """Close the connection, never under a statement another thread is running
+        (a busy one is left to be dropped with its thread)."""
+        lock = self._locked()
+        if not lock.acquire(timeout=2):
+            return
+        try:
+            connection, self._connection = self._connection, None
+            if connection is not None and self._pid == os.getpid():
+                with contextlib.suppress(Exception):
+                    connection.close()
+        finally:
+            lock.release()
 
     def failure(self, exc: BaseException) -> CatalogError:
         """``exc`` as one line naming the catalog (the connection is dropped)."""

@@ -219,17 +219,3 @@ class SQLiteCatalog(SqlCatalog):
     def failure(self, exc: BaseException) -> CatalogError:
         self.close()
         return CatalogError(f"catalog {self.path}: {exc}")
-
-    def close(self) -> None:
-        """Close the connection, never under a statement another thread is running
-        (a busy one is left to be dropped with its thread)."""
-        lock = self._locked()
-        if not lock.acquire(timeout=2):
-            return
-        try:
-            connection, self._connection = self._connection, None
-            if connection is not None and self._pid == os.getpid():
-                with contextlib.suppress(Exception):
-                    connection.close()
-        finally:
-            lock.release()
