@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from collections.abc import Mapping
@@ -17,7 +14,7 @@ import pytest
 
 import runlogger
 from runlogger import _sinks
-from support import clean_env, communicate, read_jsonl, read_summary, run_python
+from support import clean_env, read_jsonl, read_summary, run_python
 
 #: A module the child processes import their sinks from: each sink appends what it is
 #: given to a JSON-lines file named by $SINK_LOG, so the test reads what arrived.
@@ -205,19 +202,9 @@ def test_a_hanging_sink_delays_the_exit_only_by_the_documented_bound(tmp_path: P
         "test_sinks_module:Hanging,test_sinks_module:Recorder",
         RUNLOGGER_SINK_TIMEOUT="0.5",
     )
-    script = tmp_path / "job.py"
-    script.write_text(textwrap.dedent(CONFIGURED_JOB), encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    stdout, stderr = communicate(process, timeout=60)
-    assert process.returncode == 0, stderr
-    run_id = stdout.strip()
+    result = run_python(CONFIGURED_JOB, cwd=tmp_path, env=env, check_exit=0)
+    stderr = result.stderr
+    run_id = result.stdout.strip()
     assert "sink hanging failed (TimeoutError: did not finish within 0.5 s at exit)" in stderr
     summary = read_summary(tmp_path / "runs", run_id)
     assert summary["status"] == "completed"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 import runlogger
 from http_recorder import http_recorder
 from runlogger import MissingBackendError, _destinations, _http, _sinks
-from support import clean_env, communicate, read_summary, run_python
+from support import clean_env, read_summary, run_python
 
 JOB_SCRIPT = """
     import logging, sys
@@ -132,23 +131,13 @@ def test_a_hanging_endpoint_delays_the_exit_only_by_the_bound(tmp_path: Path) ->
             RUNLOGGER_HTTP_TIMEOUT="30",
             RUNLOGGER_SINK_TIMEOUT="1",
         )
-        script = tmp_path / "job.py"
-        script.write_text(textwrap.dedent(JOB_SCRIPT), encoding="utf-8")
-        process = subprocess.Popen(
-            [sys.executable, str(script)],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
         # The endpoint never answers: only the 1 s exit bound lets the job end.
-        stdout, stderr = communicate(process, timeout=60)
-    assert process.returncode == 0, stderr
+        result = run_python(JOB_SCRIPT, cwd=tmp_path, env=env, check_exit=0)
+    stderr = result.stderr
     assert "sink ping http://127.0.0.1:" in stderr
     assert "did not finish within 1 s at exit" in stderr
     assert "/ping/slow" not in stderr
-    summary = read_summary(tmp_path / "runs", stdout.strip())
+    summary = read_summary(tmp_path / "runs", result.stdout.strip())
     assert summary["status"] == "completed"
     assert summary["logging_errors"] >= 1
 
