@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runlogger import _context, _handler, _otel, _progress
+from runlogger import _exit, _handler, _otel, _progress
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,7 +38,7 @@ def _isolated_logging(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
             handler.close()
     root.setLevel(saved_level)
     _otel.reset()
-    _context.reset_state()
+    _exit.reset_state()
     _handler.reset_book()
     _progress.reset()
 

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import runlogger
-from runlogger import _context, _otel
+from runlogger import _lifecycle, _otel, _process_run
 from runlogger._otel import parse_traceparent
 from support import read_summary
 
@@ -214,7 +214,7 @@ def test_the_process_run_exports_its_span_as_traceparent(
     provider: TracerProvider, runs_dir: Path
 ) -> None:
     _configure(provider, runs_dir)
-    process_run = _context.current_run()
+    process_run = _process_run.current_run()
     exported = parse_traceparent(os.environ["TRACEPARENT"])
     assert exported is not None
     trace_id, span_id, flags = exported
@@ -229,7 +229,7 @@ def test_a_process_run_started_under_traceparent_is_its_child(
     monkeypatch.setenv("TRACEPARENT", INCOMING)
     monkeypatch.setenv("TRACESTATE", "vendor=abc")
     _configure(provider, runs_dir)
-    process_run = _context.current_run()
+    process_run = _process_run.current_run()
     assert process_run.trace_id == INCOMING_TRACE
     assert process_run.span_id != INCOMING_SPAN
     current = trace.get_current_span()
@@ -251,12 +251,12 @@ def test_a_joined_process_continues_the_trace_without_a_span_of_its_own(
     monkeypatch.setenv("RUNLOGGER_RUN_OWNER", "owned-elsewhere@parent-host:1")
     monkeypatch.setenv("TRACEPARENT", INCOMING)
     _configure(provider, runs_dir)
-    process_run = _context.current_run()
+    process_run = _process_run.current_run()
     assert not process_run.owner
     assert (process_run.trace_id, process_run.span_id) == (INCOMING_TRACE, INCOMING_SPAN)
     with provider.get_tracer("program").start_as_current_span("child-work"):
         pass
-    _context.finish_run(process_run)
+    _lifecycle.finish_run(process_run)
     [span] = exporter.get_finished_spans()
     assert span.name == "child-work"
     assert span.parent is not None
@@ -294,8 +294,8 @@ def test_a_span_the_program_has_open_is_the_parent_of_the_process_run(
 ) -> None:
     with provider.get_tracer("program").start_as_current_span("main") as main:
         _configure(provider, runs_dir)
-        process_run = _context.current_run()
-        _context.finish_run(process_run)
+        process_run = _process_run.current_run()
+        _lifecycle.finish_run(process_run)
     spans = _by_name(exporter)
     [process_span] = [s for s in spans.values() if s.name != "main"]
     assert process_span.parent is not None

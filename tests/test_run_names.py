@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runlogger._context import process_run_name
+from runlogger._process_run import process_run_name
 from support import clean_env, python_command, read_summary
 
 JOB = """

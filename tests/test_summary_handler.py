@@ -202,7 +202,7 @@ def test_reconfiguring_keeps_the_run_and_its_counts(runs_dir: Path) -> None:
 
 def test_default_dictconfig_does_not_silence_run_events(runs_dir: Path) -> None:
     """dictConfig disables existing loggers by default; run_finished must still be counted."""
-    import runlogger._context  # noqa: F401  (the lifecycle logger exists before the call)
+    import runlogger._lifecycle  # noqa: F401  (the lifecycle logger exists before the call)
 
     logging.config.dictConfig(
         {

@@ -14,7 +14,7 @@ from opentelemetry import context, trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from runlogger import RunContextFilter, RunJsonFormatter, _trace, current_run
-from runlogger._context import Run
+from runlogger._run import Run
 from support import parse_line
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._context import Run, current_run, in_current_run, run, start_process_run, track
 from ._errors import (
     CorruptSummaryError,
     InvalidRunIdError,
@@ -26,6 +25,9 @@ from ._errors import (
     RunNotFoundError,
 )
 from ._filter import RunContextFilter
+from ._process_run import current_run, start_process_run
+from ._run import Run
+from ._scope import in_current_run, run, track
 from ._sinks import RunSink
 
 if TYPE_CHECKING:

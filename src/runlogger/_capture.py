@@ -11,11 +11,11 @@ summary -- and then calls the original, which walks the hierarchy to the program
 handlers as before. The program's levels, disabled loggers and filters are honoured, its
 handlers see what they would see without the wrapper, and nothing it does to handlers
 can detach the capture. runlogger's own lifecycle records go through ``callHandlers``
-too (see ``_context.emit``), so they are captured exactly once as well.
+too (see ``_lifecycle.emit``), so they are captured exactly once as well.
 
 The capture handlers are kept out of ``logging``'s list of handlers to close, so
 ``dictConfig`` (which closes every handler it knows of) and ``logging.shutdown`` leave
-them open; the run's end writes the summary (``_context.at_exit``).
+them open; the run's end writes the summary (``_exit.at_exit``).
 
 Library mode (runlogger's handlers in the program's own configuration) never installs
 this: it only happens under ``runlogger run`` and in the Python processes a wrapped
@@ -81,7 +81,7 @@ def _unlist(handlers: tuple[logging.Handler, ...]) -> None:
         logging._releaseLock()  # type: ignore[attr-defined]
 
 
-#: ``pathname`` of runlogger's own lifecycle records (``_context.emit``).
+#: ``pathname`` of runlogger's own lifecycle records (``_lifecycle.emit``).
 _OWN_RECORD = "(runlogger)"
 
 
@@ -216,7 +216,7 @@ def capture_from_environment() -> None:
         # after-fork hooks in a spawned child, so the exit finalizer is registered now.
         import multiprocessing.util  # noqa: F401  (the child imports it anyway)
 
-        from ._context import register_multiprocessing_finalizer
+        from ._fork import register_multiprocessing_finalizer
 
         register_multiprocessing_finalizer(None)
     # As in the wrapped program itself (and in its forked children, which inherit it):

@@ -24,10 +24,11 @@ import sys
 import threading
 from pathlib import Path
 
-from . import _context
+from . import _process_run
 from ._capture import install_capture, record_captured
-from ._context import RUN_ID_ENV, start_process_run
+from ._context import RUN_ID_ENV
 from ._errors import InvalidRunIdError, RunIdInUseError
+from ._process_run import start_process_run
 from ._rundir import make_directory
 from ._store import resolve_directory
 
@@ -165,7 +166,7 @@ def run_command(
     try:
         make_directory(runs_dir)  # 0700 with its parents, whatever the umask
         if run_id is None and os.environ.get(RUN_ID_ENV):
-            process_run = _context.ensure_process_run()
+            process_run = _process_run.ensure_process_run()
         else:
             process_run = start_process_run(name or label, run_id=run_id)
     except InvalidRunIdError as exc:

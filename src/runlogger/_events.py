@@ -12,16 +12,12 @@ import weakref
 from collections import OrderedDict
 from pathlib import Path
 
-from ._context import (
-    Run,
-    announce_process_run,
-    current_var,
-    ensure_process_run,
-    started_record,
-    state,
-)
+from ._context import current_var, state
 from ._formatter import RunJsonFormatter
 from ._handler import note_logging_error, report_write_failure
+from ._lifecycle import announce_process_run, started_record
+from ._process_run import ensure_process_run
+from ._run import Run
 from ._rundir import DENIED_ERRNOS, prepare_directory
 from ._stamp import stamped_run_id, valid_run_id
 from ._store import DEFAULT_FILE_MODE, events_path, resolve_directory

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from ._context import announce_process_run, current_var, ensure_process_run, state
+from ._context import current_var, state
+from ._lifecycle import announce_process_run
+from ._process_run import ensure_process_run
 from ._stamp import STAMP, RunStamp, stamp_for
 from ._trace import TRACE, TRACE_MODULE, current_trace
 

@@ -23,10 +23,12 @@ from typing import Any
 from pythonjsonlogger.core import BaseJsonFormatter
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
-from ._context import current_var, ensure_process_run, qualified_name
+from ._context import current_var
 from ._errors import MissingBackendError
 from ._formatter_fast import INF, NEG_INF, Plan, build_fast_format
 from ._jsonline import escape_line_separators, last_resort, one_shot_encoder
+from ._outcome import qualified_name
+from ._process_run import ensure_process_run
 from ._sanitize import (
     DEFAULT_MAX_KEYS,
     DEFAULT_MAX_STRING,

@@ -25,8 +25,9 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._context import current_var, ensure_process_run
+from ._context import current_var
 from ._jsonline import encodable, escape_line_separators
+from ._process_run import ensure_process_run
 from ._sanitize import REDACTED
 from ._stamp import STAMP, RunStamp
 from ._timefmt import micros_z_table, milli_prefix

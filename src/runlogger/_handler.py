@@ -3,7 +3,7 @@
 The counts live in a process-wide book keyed by (directory, run id), not in the
 handler, because ``dictConfig`` closes and replaces handlers mid-run: the new
 handler for the same directory carries on the same counts, and closing a handler
-never ends the run. Runs end through :mod:`runlogger._context` (``with run()`` exit,
+never ends the run. Runs end through :mod:`runlogger._lifecycle` (``with run()`` exit,
 interpreter exit), which tells the book to write the final summaries.
 """
 
@@ -20,11 +20,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import _catalog_sink, _context, _destinations, _sinks
-from ._context import Run, current_run_if_started, ensure_process_run
+from . import _catalog_sink, _context, _destinations, _lifecycle, _process_run, _sinks
+from ._context import current_run_if_started
 from ._errors import RunIdInUseError
 from ._otel import enable as enable_otel
 from ._otel import otel_from_environment
+from ._process_run import ensure_process_run
+from ._run import Run
 from ._rundir import prepare_directory
 from ._signals import register_hand_over
 from ._sinks import RunEvent, RunSink, SinkSet, drain, load_sink, sinks_from_environment
@@ -168,7 +170,7 @@ class _SummaryBook:
         The process run starts before its handlers exist; a summary handler created for
         it counts the event at once, and skips it when it is logged with the first record.
         """
-        record = _context.started_record(run)
+        record = _lifecycle.started_record(run)
         if record is None:
             return
         entry = self.entry(directory, run.run_id, run)
@@ -817,11 +819,11 @@ class RunSummaryHandler(logging.Handler):
         """
         try:
             if _context.state.unannounced is not None:
-                _context.announce_process_run()  # before the first record: run_started
+                _lifecycle.announce_process_run()  # before the first record: run_started
             attrs = record.__dict__
             run_id = attrs.get("run_id")  # the run it was logged in: see runlogger._stamp
             if type(run_id) is not RunStamp:
-                run_id = stamped_run_id(attrs) or _context.current_run().run_id
+                run_id = stamped_run_id(attrs) or _process_run.current_run().run_id
             entry = self._dir.entries.get(run_id)
             if entry is None:
                 entry = _book.entry(self._dir, record_run_id(attrs))

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _context
-from ._context import Run
 from ._errors import MissingBackendError
+from ._run import Run
 
 __all__ = [
     "OTEL_ENV",

@@ -13,7 +13,7 @@ pass): it leaves out whatever the run did before the loop began, and stays stead
 
 This module is the arithmetic only (settings, passes, the rate, when an event is due,
 the event's text), below the runs layer: :meth:`Run.progress` and :func:`track`
-(``_context``) log the event and ask the run's listeners for the checkpoint.
+(``_progress_events``) log the event and ask the run's listeners for the checkpoint.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import logging.handlers
 import queue as queue_module
 from typing import Any
 
-from ._context import qualified_name
+from ._outcome import qualified_name
 
 __all__ = ["RunQueueHandler"]
 

@@ -37,12 +37,13 @@ from collections.abc import Callable, Hashable
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from ._context import current_var, ensure_process_run
+from ._context import current_var
+from ._process_run import ensure_process_run
 from ._stamp import stamped_run_id
 from ._summary import EVENT_TYPE_LIMIT, MAX_EVENT_TYPES, OTHER_EVENT_TYPE, safe_text
 
 if TYPE_CHECKING:
-    from ._context import Run
+    from ._run import Run
 
 __all__ = ["DEFAULT_MAX_KEYS", "WEIGHT_FIELD", "RunSampleFilter"]
 

@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager
 from types import FrameType
 from typing import Any
 
-from . import _context
+from . import _context, _exit, _fork
 
 __all__ = [
     "exit_on_sigterm",
@@ -180,7 +180,7 @@ def register_hand_over(
     its counts over at exit and on SIGTERM."""
     global _hold_locks, _estimate_counted
     _hold_locks, _estimate_counted = hold_locks, estimate
-    _context.set_child_exit(hand_over, exit_on_sigterm)
+    _fork.set_child_exit(hand_over, exit_on_sigterm)
 
 
 def _write_share(when: str) -> None:
@@ -190,11 +190,11 @@ def _write_share(when: str) -> None:
     try:
         hold_locks, estimate = _hold_locks, _estimate_counted
         if hold_locks is None or estimate is None:  # no summary handler: nothing counted
-            _context.at_exit()
+            _exit.at_exit()
             return
         with hold_locks(deadline) as complete:
             if complete:
-                _context.at_exit()
+                _exit.at_exit()
                 return
         if sys.stderr is not None:
             sys.stderr.write(

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._context import current_var, ensure_process_run
+from ._context import current_var
 from ._ids import validate_run_id
+from ._process_run import ensure_process_run
 
 if TYPE_CHECKING:
-    from ._context import Run
+    from ._run import Run
 
 __all__ = [
     "STAMP",

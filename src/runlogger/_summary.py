@@ -13,7 +13,7 @@ from ._sanitize import clean_attributes
 from ._timefmt import utc_timestamp
 
 if TYPE_CHECKING:
-    from ._context import Run
+    from ._run import Run
 
 __all__ = [
     "BATCH",
@@ -300,7 +300,7 @@ class RunTally:
 def _first_error(record: logging.LogRecord) -> dict[str, Any]:
     exc_type = None
     if record.exc_info and record.exc_info[0] is not None:
-        from ._context import qualified_name
+        from ._outcome import qualified_name
 
         exc_type = qualified_name(record.exc_info[0])
     else:  # a record that crossed a queue (RunQueueHandler) names its exception

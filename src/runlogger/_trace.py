@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._context import Run
+    from ._run import Run
 
 __all__ = ["TRACE", "TRACE_MODULE", "current_trace", "reset"]
 

@@ -31,13 +31,16 @@ import traceback
 from pathlib import Path
 from types import FrameType, TracebackType
 
-from . import _context
+from . import _context, _lifecycle, _process_run
 from ._capture import CAPTURE_ENV, boot_directory, echo_active, install_capture
 from ._console import ConsoleFormatter
-from ._context import RUN_DIR_ENV, RUN_ID_ENV, exit_status, start_process_run
+from ._context import RUN_DIR_ENV, RUN_ID_ENV
 from ._errors import InvalidRunIdError, RunIdInUseError
 from ._filter import RunContextFilter
 from ._ids import new_run_id
+from ._outcome import exit_status, qualified_name
+from ._process_run import start_process_run
+from ._run import Run
 from ._rundir import make_directory
 from ._signals import install_signal_handlers
 from ._store import resolve_directory
@@ -189,7 +192,7 @@ def _run_program(
         make_directory(runs_dir)  # 0700 with its parents, whatever the umask
         if run_id is None:
             # Started inside a run (RUNLOGGER_RUN_ID): join it, as any Python process does.
-            process_run = _context.ensure_process_run()
+            process_run = _process_run.ensure_process_run()
         else:
             process_run = start_process_run(
                 name or (target if module else Path(target).stem), run_id=run_id
@@ -262,7 +265,7 @@ def _run(target: str, args: list[str], *, module: bool, argv0: str) -> int:
     ``KeyboardInterrupt`` the program raises itself is an exception like any other
     (``failed``), with the exit status 130 Python gives it.
     """
-    process_run = _context.ensure_process_run()
+    process_run = _process_run.ensure_process_run()
     saved_argv = sys.argv[:]
     sys.argv = [argv0, *args]
     try:
@@ -277,7 +280,7 @@ def _run(target: str, args: list[str], *, module: bool, argv0: str) -> int:
         return exit_status(exc.code)
     except KeyboardInterrupt as exc:
         if process_run.signal is not None:  # Ctrl-C / SIGINT: the run was interrupted
-            _context.emit(logging.WARNING, "Interrupted", (), {"event_type": "interrupted"})
+            _lifecycle.emit(logging.WARNING, "Interrupted", (), {"event_type": "interrupted"})
             return 130
         _record_uncaught(process_run, exc)
         return 130
@@ -289,13 +292,13 @@ def _run(target: str, args: list[str], *, module: bool, argv0: str) -> int:
     return 0
 
 
-def _record_uncaught(process_run: _context.Run, exc: BaseException) -> None:
+def _record_uncaught(process_run: Run, exc: BaseException) -> None:
     exc.__traceback__ = _script_frames(exc.__traceback__)
     process_run.record_exception(exc)
-    _context.emit(
+    _lifecycle.emit(
         logging.CRITICAL,
         "Uncaught exception: %s",
-        (_context.qualified_name(type(exc)),),
+        (qualified_name(type(exc)),),
         {"event_type": "uncaught_exception"},
         (type(exc), exc, exc.__traceback__),
     )
