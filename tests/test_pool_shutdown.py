@@ -214,9 +214,9 @@ def busy(worker, ready):
         i += 1
 
 def stuck(worker, ready):
-    from runlogger import _handler
+    from runlogger import _summary_book
     def keep():
-        with _handler._book.lock:               # a thread that keeps runlogger's lock
+        with _summary_book.book.lock:           # a thread that keeps runlogger's lock
             ready.release()
             threading.Event().wait()
     threading.Thread(target=keep, daemon=True).start()

@@ -184,11 +184,11 @@ def test_fork_while_another_thread_holds_handler_locks_does_not_deadlock(tmp_pat
     events = runlogger.RunFileHandler("runs"); events.addFilter(runlogger.RunContextFilter())
     summary = runlogger.RunSummaryHandler("runs")
     root.addHandler(events); root.addHandler(summary)
-    from runlogger import _handler, _context
+    from runlogger import _summary_book, _context
     stop = threading.Event()
     def hold_locks():
         while not stop.is_set():
-            with events.lock, _handler._book.lock, _context.state.lock, events._fd_lock:
+            with events.lock, _summary_book.book.lock, _context.state.lock, events._fd_lock:
                 time.sleep(0.001)
     def log_hard():
         while not stop.is_set():

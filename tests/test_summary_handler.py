@@ -360,7 +360,7 @@ def test_records_of_a_finished_run_reach_its_summary_at_exit(tmp_path: Path) -> 
 def test_a_record_counted_while_the_final_summary_is_written_is_not_lost(
     runs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runlogger import _handler
+    from runlogger import _summary_book
     from runlogger._summary import RunTally
 
     log = _logger("during-write", RunSummaryHandler(runs_dir))
@@ -379,6 +379,6 @@ def test_a_record_counted_while_the_final_summary_is_written_is_not_lost(
     assert logged == ["late"]
     assert "late" not in read_summary(runs_dir, batch.run_id)["counts_by_event_type"]
 
-    _handler._book.flush()  # what interpreter exit does
+    _summary_book.book.flush()  # what interpreter exit does
 
     assert read_summary(runs_dir, batch.run_id)["counts_by_event_type"]["late"] == 1

@@ -135,7 +135,15 @@ _LOGGING_INIT = os.path.join(os.path.dirname(logging.__file__), "__init__.py")
 _BOOKKEEPING = frozenset(
     os.path.join(here, name)  # as imported (maybe relative) and absolute: co_filename is either
     for here in {os.path.dirname(__file__), os.path.dirname(os.path.abspath(__file__))}
-    for name in ("_capture.py", "_events.py", "_handler.py", "_store.py", "_summary.py")
+    for name in (
+        "_capture.py",
+        "_events.py",
+        "_handler.py",
+        "_summary_book.py",
+        "_heartbeat.py",
+        "_store.py",
+        "_summary.py",
+    )
 )
 
 

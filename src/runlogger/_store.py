@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ._context import RUN_DIR_ENV
+from ._errors import RunIdInUseError
 from ._ids import validate_run_id
+from ._run import Run
 from ._summary import summary_document
 
 try:
@@ -41,6 +43,7 @@ __all__ = [
     "lock_deadline",
     "read_contributors",
     "read_existing",
+    "refuse_reused_id",
     "remove_stale_temp_files",
     "repair_summary",
     "resolve_directory",
@@ -246,6 +249,30 @@ def read_existing(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError, RecursionError):  # RecursionError: nested too deep
         return None
     return document if isinstance(document, dict) else None
+
+
+def refuse_reused_id(directory: Path, run: Run) -> None:
+    """Raise RunIdInUseError if ``run``'s chosen id already names another run here.
+
+    A run id names one run: a finished run's summary must not be overwritten, nor its
+    counts mixed into a new run's (a scheduler re-running a job under the same id).
+    A summary still ``running`` is not refused: its owner died without finishing it
+    (or a joined process wrote it first), and the new owner finishes that run.
+    """
+    if not (run.owner and run.id_chosen):
+        return
+    existing = read_existing(summary_path(directory, run.run_id))
+    if existing is None or existing.get("run_id") != run.run_id:
+        return
+    status = existing.get("status")
+    if status not in ("completed", "failed", "terminated"):
+        return
+    where = summary_path(directory, run.run_id)
+    raise RunIdInUseError(
+        f"run id {run.run_id!r} already names a run ({status}, started "
+        f"{existing.get('start_time')}) in {where}; a re-run needs an id of its own "
+        "(e.g. with an attempt number), or remove that summary first."
+    )
 
 
 def remove_stale_temp_files(directory: Path, run_id: str) -> list[str]:
