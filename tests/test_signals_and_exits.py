@@ -9,7 +9,10 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
+
+import pytest
 
 from support import clean_env, communicate, json_lines, read_summary, run_python
 
@@ -234,3 +237,21 @@ def test_fork_while_another_thread_holds_handler_locks_does_not_deadlock(tmp_pat
     ]
     assert len(child_lines) == 20
     assert all(json.loads(line)["message"] == "child logs after fork" for line in child_lines)
+
+
+def test_a_sigterm_in_the_summary_books_code_waits_for_it_to_return(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A SIGTERMed child ends once runlogger's bookkeeping has returned (it may hold a
+    summary's write lock): the book's module counts as bookkeeping, as ``_handler`` did."""
+    import runlogger
+    from runlogger import _signals, _summary_book
+
+    frames: list[FrameType] = []
+    monkeypatch.setattr(_summary_book, "checkpoint", lambda _run: frames.append(sys._getframe(1)))
+    with runlogger.run("quiet") as quiet:
+        _summary_book.book.run_checkpoint(quiet)
+
+    (caller,) = frames
+    assert caller.f_code.co_name == "run_checkpoint"
+    assert _signals._in_logging_call(caller) is caller
