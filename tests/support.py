@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO = Path(__file__).resolve().parent.parent
 
 #: The run summary's keys in DESIGN.md's order (a summary may add more after them).
@@ -227,19 +225,3 @@ def nested_dicts(depth: int) -> dict[str, Any]:
     for _ in range(depth):
         value = {"child": value}
     return value
-
-
-def xfail_if_terminate_lost_counts(counted: int, written: int) -> None:
-    """Mark the test an expected failure when a terminated pool's summary counts fewer
-    records than its workers wrote, and only then: any other failure still fails.
-
-    Known defect (issue 17, left open): a pool worker whose SIGTERM arrives while it is
-    inside a multiprocessing lock of the pool's task queue sometimes exits 143 without
-    handing its share over (its hand-over is found taken already). Seen about once in
-    25 to 40 runs under load; more counted than written is never excused.
-    """
-    if counted < written:
-        pytest.xfail(
-            f"known defect, issue 17: a terminated pool worker's share was lost "
-            f"({counted} counted of {written} written)"
-        )

@@ -28,7 +28,6 @@ from support import (
     read_jsonl,
     read_summary,
     run_python,
-    xfail_if_terminate_lost_counts,
 )
 
 STRESS_POOLS = int(os.environ.get("RUNLOGGER_STRESS_POOLS", "4"))
@@ -147,7 +146,6 @@ def test_pool_shutdowns_never_hang_and_count_every_record(tmp_path: Path, method
     steps = [e for e in events if e.get("event_type") == "step"]
     assert len(steps) == 20 * STRESS_POOLS
     assert summary["status"] == "completed"
-    xfail_if_terminate_lost_counts(summary["counts_by_event_type"]["step"], len(steps))
     assert summary["counts_by_event_type"]["step"] == len(steps)
     assert summary["event_count"] == len(events)
 

@@ -169,9 +169,21 @@ def _take() -> bool:
 
 
 def hand_over() -> None:
-    """Write this child's share of the counts, once (also the child's exit finalizer)."""
-    if _take():
-        _write_share("at exit")
+    """Write this child's share of the counts, once (also the child's exit finalizer).
+
+    The thread is marked as handing over *before* it takes the hand-over: a SIGTERM
+    handled on it between the two (Pool.terminate() signals workers that are already
+    leaving through their finalizers) must leave the writing to it, not wait for it.
+    When another thread took the hand-over, the exit waits for that one to finish.
+    """
+    _handing_over.active = True
+    try:
+        if _take():
+            _write_share("at exit")
+        else:
+            _hand_over.done.wait(HAND_OVER_TIMEOUT)
+    finally:
+        _handing_over.active = False
 
 
 #: Registered by the summary handler's module (above this one): holds its locks for a
@@ -194,6 +206,7 @@ def register_hand_over(
 def _write_share(when: str) -> None:
     """Finish the child's runs (writing its counts) within HAND_OVER_TIMEOUT for locks."""
     deadline = time.monotonic() + HAND_OVER_TIMEOUT
+    was_active = getattr(_handing_over, "active", False)
     _handing_over.active = True
     try:
         hold_locks, estimate = _hold_locks, _estimate_counted
@@ -213,9 +226,9 @@ def _write_share(when: str) -> None:
     except Exception as exc:
         _context.report(f"could not hand the counts over {when}", exc)
     finally:
-        _handing_over.active = False
         _flush_standard_streams()
-        _hand_over.done.set()
+        _hand_over.done.set()  # before the mark goes: a SIGTERM after it finds the share written
+        _handing_over.active = was_active
 
 
 def _flush_standard_streams() -> None:
@@ -228,6 +241,7 @@ def _flush_standard_streams() -> None:
 def _end_here(signum: int) -> None:
     """Hand over on this thread (or wait for the thread that does), then exit."""
     try:
+        _handing_over.active = True  # before taking: see hand_over()
         if _take():
             _write_share("on " + signal.Signals(signum).name)
         else:
