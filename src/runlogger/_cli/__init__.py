@@ -12,15 +12,19 @@ never a traceback: the command is used from cron jobs and scripts that check ``$
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .._errors import RunloggerError
+from ._basics import PROG, USAGE_ERROR, UsageError
 from ._output import error
-from ._parsing import ENVIRONMENT_HELP, PROG, USAGE_ERROR, Parser, UsageError, VersionAction
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ._parsing import Parser
 
 __all__ = ["main"]
 
@@ -45,15 +49,14 @@ class _Command(Protocol):
         """Do the command's work; returns the exit status."""
 
 
-_MAIN_EPILOG = f"""\
+_MAIN_EXAMPLES = """\
 examples:
   runlogger run --name nightly-etl etl.py --date 2026-11-30
   runlogger run -m mypackage.job --verbose
   runlogger runs --status failed --since 1d
   runlogger runs --min-duration 5s --limit 20
   runlogger show 20261130T2134 --events --level warning
-
-{ENVIRONMENT_HELP}"""
+"""
 
 
 def _build_parser(chosen: str | None) -> Parser:
@@ -63,12 +66,16 @@ def _build_parser(chosen: str | None) -> Parser:
     no option that takes a value), which is ``chosen``: the other commands never parse
     anything, so a name and a help line are all they need.
     """
+    import argparse
+
+    from ._parsing import ENVIRONMENT_HELP, Parser, VersionAction
+
     formatter = argparse.RawDescriptionHelpFormatter
     parser = Parser(
         prog=PROG,
         description="Run-scoped JSON logging for batch jobs: run a script as a run, "
         "list runs, show one.",
-        epilog=_MAIN_EPILOG,
+        epilog=f"{_MAIN_EXAMPLES}\n{ENVIRONMENT_HELP}",
         formatter_class=formatter,
     )
     parser.add_argument("--version", action=VersionAction, help="print the version and exit")
@@ -101,16 +108,19 @@ def _silence_stdout() -> None:
 
 
 def _run_main(arguments: list[str]) -> int:
-    parser = _build_parser(next((word for word in arguments if not word.startswith("-")), None))
     target: str | None = None
     module = False
     rest: list[str] = []
     command = False
     if arguments and arguments[0] == "run":
-        from ._run import split_arguments
+        from . import _run
 
-        own, target, module, rest, command = split_arguments(arguments[1:])
+        own, target, module, rest, command = _run.split_arguments(arguments[1:])
+        options = _run.read_options(own) if target else None
+        if options is not None:  # plain options: no parser to build (see read_options)
+            return _run.execute(options, target, module, rest, command)
         arguments = ["run", *own]
+    parser = _build_parser(next((word for word in arguments if not word.startswith("-")), None))
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exc:  # --help and --version

@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timezone
 from typing import TextIO
 
-from ._parsing import PROG
+from ._basics import PROG
 
 STATUS_COLOURS = {
     "completed": "32",

@@ -1,5 +1,8 @@
 """What every command's parsing shares: the parser class, usage errors, argument types.
 
+The words that need no parser (``PROG``, ``UsageError``, levels, the runs directory) are
+in ``_basics`` and re-exported here.
+
 A bad command line is a :class:`UsageError`: ``main`` reports it as one ``runlogger: ...``
 line with exit status 2, never a traceback. The types turn text into values and their
 ``ValueError`` into argparse's own message (``argument_type``).
@@ -10,37 +13,43 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
-from .. import _catalog
-from .._context import RUN_DIR_ENV
-from .._durations import parse_duration, parse_when
+from ._basics import (
+    DEFAULT_DIR,
+    ENVIRONMENT_HELP,
+    LEVELS,
+    PROG,
+    RUN_DIR_ENV,
+    USAGE_ERROR,
+    UsageError,
+    parse_level,
+    run_directory,
+)
 
-PROG = "runlogger"
-#: Where runs go without --dir or $RUNLOGGER_DIR: ``_store.DEFAULT_DIR``, which is not
-#: imported for it because the store and the summary code would come along.
-DEFAULT_DIR = "runs"
-USAGE_ERROR = 2
-
-LEVELS = {
-    "NOTSET": 0,
-    "DEBUG": 10,
-    "INFO": 20,
-    "WARN": 30,
-    "WARNING": 30,
-    "ERROR": 40,
-    "FATAL": 50,
-    "CRITICAL": 50,
-}
-
-ENVIRONMENT_HELP = f"""\
-environment:
-  {RUN_DIR_ENV}   default for --dir (otherwise ./{DEFAULT_DIR})
-  NO_COLOR        any non-empty value turns colour off (colour is only used on a terminal)
-  COLUMNS         width the runs table fits into (default: the terminal's width; no limit
-                  when the output is not a terminal)
-"""
+__all__ = [
+    "DEFAULT_DIR",
+    "ENVIRONMENT_HELP",
+    "LEVELS",
+    "PROG",
+    "TIMES_HELP",
+    "USAGE_ERROR",
+    "Parser",
+    "UsageError",
+    "VersionAction",
+    "add_catalog",
+    "add_dir",
+    "argument_type",
+    "duration_ms",
+    "event_level",
+    "own_catalog",
+    "parse_level",
+    "positive_int",
+    "run_directory",
+    "since",
+    "status_names",
+    "until",
+]
 
 #: How DURATION and WHEN are written: the epilog of ``runs``, and of ``stats``.
 TIMES_HELP = """\
@@ -50,10 +59,6 @@ an ISO datetime (2026-11-30T21:30, 2026-11-30 21:30:05Z; without a zone it is lo
 how long ago (30m, 2h, 7d), or "now". --since is inclusive, --until exclusive.
 Durations of running runs are as of their last checkpoint. A directory without a catalog
 yet (written by an older version) is catalogued on the first query."""
-
-
-class UsageError(Exception):
-    """A bad command line: reported as one line, exit status 2."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -100,15 +105,25 @@ def argument_type(function: Callable[[str], Any], name: str) -> Callable[[str], 
     return convert
 
 
+# The duration and time parsers and the catalog's statuses are imported when a command
+# line uses them: ``runlogger run`` needs none of them.
+
+
 def duration_ms(text: str) -> float:
+    from .._durations import parse_duration
+
     return parse_duration(text).total_seconds() * 1000
 
 
 def since(text: str) -> float:
+    from .._durations import parse_when
+
     return parse_when(text).timestamp()
 
 
 def until(text: str) -> float:
+    from .._durations import parse_when
+
     return parse_when(text, end_of_day=True).timestamp()
 
 
@@ -123,6 +138,8 @@ def positive_int(text: str) -> int:
 
 
 def status_names(text: str) -> list[str]:
+    from .. import _catalog
+
     values = [part.strip().lower() for part in text.split(",") if part.strip()]
     unknown = [value for value in values if value not in _catalog.STATUSES]
     if unknown or not values:
@@ -131,19 +148,6 @@ def status_names(text: str) -> list[str]:
             "(several may be given, comma-separated)"
         )
     return values
-
-
-def parse_level(text: str) -> int:
-    """A level by name (any case) or number, as ``logging`` itself accepts it."""
-    cleaned = text.strip()
-    if cleaned.isdigit():
-        return int(cleaned)
-    number = LEVELS.get(cleaned.upper())
-    if number is None:
-        raise ValueError(
-            f"unknown level {text!r}: use DEBUG, INFO, WARNING, ERROR, CRITICAL or a number"
-        )
-    return number
 
 
 def event_level(name: object) -> int | None:
@@ -165,10 +169,6 @@ def add_dir(parser: argparse.ArgumentParser, purpose: str) -> None:
         metavar="D",
         help=f"{purpose} (default: ${RUN_DIR_ENV}, otherwise ./{DEFAULT_DIR})",
     )
-
-
-def run_directory(option: str | None) -> Path:
-    return Path(option or os.environ.get(RUN_DIR_ENV) or DEFAULT_DIR)
 
 
 def add_catalog(parser: argparse.ArgumentParser) -> None:

@@ -1,27 +1,28 @@
 """``runlogger run``: a script, a module or any command as one run.
 
 The wrapper (``_wrap``, ``_command``) and the metrics client are imported only when a
-run starts, so listing and showing runs never load them.
+run starts, so listing and showing runs never load them. A command line whose options
+are all plain (``--name N``, ``--dir=D``, ``--otel``, ...) is read by hand
+(:func:`read_options`), without building argparse's parser; anything else -- ``--help``,
+an unknown or misspelt option, a missing or odd value -- goes to argparse, which reports
+it as before.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._ids import validate_run_id
-from ._parsing import (
-    ENVIRONMENT_HELP,
-    Parser,
-    UsageError,
-    add_dir,
-    argument_type,
-    parse_level,
-    run_directory,
-)
+from ._basics import UsageError, parse_level, run_directory
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ._parsing import Parser
 
 _RUN_USAGE = (
     "runlogger run [-h] [--name N] [--run-id ID] [--dir D] [--level L] [--stderr-level L] "
@@ -47,6 +48,10 @@ runlogger's options come before the script: everything after SCRIPT.py (or after
 
 def register(commands: argparse._SubParsersAction[Parser], help_text: str) -> None:
     """Add ``run`` and its options to the command line."""
+    import argparse
+
+    from ._parsing import ENVIRONMENT_HELP, add_dir, argument_type
+
     formatter = argparse.RawDescriptionHelpFormatter
     run = commands.add_parser(
         "run",
@@ -87,6 +92,74 @@ def register(commands: argparse._SubParsersAction[Parser], help_text: str) -> No
         action="store_true",
         help="make the run an OpenTelemetry span (sets RUNLOGGER_OTEL=1; the SDK from OTEL_*)",
     )
+
+
+#: ``run``'s options that take a value, and the attribute each sets.
+_WITH_VALUE = {
+    "--name": "name",
+    "--run-id": "run_id",
+    "--dir": "dir",
+    "--level": "level",
+    "--stderr-level": "stderr_level",
+    "--pushgateway": "pushgateway",
+}
+_LEVEL_OPTIONS = frozenset({"level", "stderr_level"})
+
+
+class RunOptions:
+    """``run``'s options as :func:`read_options` read them: the attributes argparse sets."""
+
+    command = "run"
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self.run_id: str | None = None
+        self.dir: str | None = None
+        self.level: int | None = None
+        self.stderr_level: int | None = None
+        self.pushgateway: str | None = None
+        self.module: str | None = None
+        self.otel = False
+
+
+def read_options(own: Sequence[str]) -> RunOptions | None:
+    """``run``'s own options (as :func:`split_arguments` separated them) read without
+    argparse, or None when argparse must read them.
+
+    Building the parser costs more than the rest of the command line's start, and a
+    wrapped job pays it on every run. Only the plain forms are read here: each option
+    spelt in full, ``--opt VALUE`` or ``--opt=VALUE`` with a value that does not start
+    with ``-``, levels that parse, ``--otel`` alone; the last of a repeated option wins,
+    as with argparse. Everything else (``-h``, an abbreviation, a missing value, a bad
+    level, ``--otel=x``) returns None, so argparse gives its usual help or message.
+    """
+    options = RunOptions()
+    index = 0
+    while index < len(own):
+        token = own[index]
+        index += 1
+        if token == "--otel":
+            options.otel = True
+            continue
+        option, equals, value = token.partition("=")
+        attribute = _WITH_VALUE.get(option)
+        if attribute is None:
+            return None
+        if not equals:
+            if index >= len(own):
+                return None
+            value = own[index]
+            index += 1
+        if value.startswith("-"):
+            return None
+        if attribute in _LEVEL_OPTIONS:
+            try:
+                setattr(options, attribute, parse_level(value))
+            except ValueError:
+                return None
+        else:
+            setattr(options, attribute, value)
+    return options
 
 
 def split_arguments(
@@ -133,7 +206,7 @@ def split_arguments(
 
 
 def execute(
-    args: argparse.Namespace,
+    args: argparse.Namespace | RunOptions,
     target: str | None,
     module: bool,
     rest: list[str],
