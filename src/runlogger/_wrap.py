@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import gc
 import importlib.util
 import logging
 import os
@@ -153,6 +154,10 @@ def run_target(
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             stream.flush()  # or the child would write the wrapper's pending output again
+    # What Python's documentation advises before a fork without exec: the objects made so
+    # far (the modules imported) move to the collector's permanent generation, so the
+    # child's collections neither scan them nor copy their pages by writing to them.
+    gc.freeze()
     result, pid = fork_supervised(program)
     if pid is None:
         return result  # the program's process: on to the interpreter's normal exit
@@ -216,11 +221,29 @@ def _run_program(
             found = None  # runpy reports it, as ``python -m`` does
         argv0 = (found.origin if found is not None else None) or target
         process_run.argv = [argv0, *args]
-
+    _freeze_own_objects()
     code = _run(target, args, module=module, argv0=argv0)
     process_run.exit_code = code
     _arm_late_sigterm()
     return code
+
+
+def _freeze_own_objects() -> None:
+    """Leave the objects made before the program starts out of every garbage collection.
+
+    They are the interpreter's, the standard library's and runlogger's -- modules,
+    classes, functions, the run and its handlers -- and live until the process ends; the
+    program has made none yet. Scanning them again costs every full collection the
+    program triggers, and Python's shutdown runs several over everything that is left:
+    with runlogger's modules, about a quarter of a short job's whole start-and-stop. So
+    they go to the permanent generation (``gc.freeze``), where shutdown's collections do
+    not look; they are still freed at exit as modules are cleared. The program's own
+    objects, made after this, are collected exactly as under ``python`` (its reference
+    cycles, and the files they hold, are still closed at shutdown). What a program could
+    notice: ``gc.get_objects()`` and ``gc.get_referrers()`` leave out frozen objects, and
+    ``gc.get_freeze_count()`` is not zero.
+    """
+    gc.freeze()
 
 
 def _late_sigterm(signum: int, frame: FrameType | None) -> None:
