@@ -22,9 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 
-from ._prometheus import PROM_LABELS_ENV, PushgatewaySink, TextfileSink, parse_labels
 from ._sinks import RunSink
-from ._webhook import PING_URL_ENV, WEBHOOK_ENV, PingSink, parse_webhooks
 
 __all__ = [
     "PUSHGATEWAY_ENV",
@@ -39,6 +37,13 @@ PUSHGATEWAY_USER_ENV = "RUNLOGGER_PUSHGATEWAY_USER"
 PUSHGATEWAY_PASSWORD_ENV = "RUNLOGGER_PUSHGATEWAY_PASSWORD"
 PUSHGATEWAY_TOKEN_ENV = "RUNLOGGER_PUSHGATEWAY_TOKEN"
 TEXTFILE_DIR_ENV = "RUNLOGGER_TEXTFILE_DIR"
+# The modules of the destinations (``_prometheus``, ``_webhook``, and the HTTP client
+# under them, which brings tempfile, shutil and compression modules along) are imported
+# only when a destination is configured: every summary handler, and so every wrapped
+# run, goes through here. These names are theirs too (a test holds them equal).
+PROM_LABELS_ENV = "RUNLOGGER_PROM_LABELS"
+WEBHOOK_ENV = "RUNLOGGER_WEBHOOK"
+PING_URL_ENV = "RUNLOGGER_PING_URL"
 
 _lock = threading.Lock()
 #: Sinks created so far, by configuration: one sink per destination and process.
@@ -77,10 +82,14 @@ def destinations(
     def what(argument: str, variable: str) -> str:
         return variable if from_environment else f"the {argument} argument"
 
-    if prom_labels is None:
-        labels = parse_labels(env.get(PROM_LABELS_ENV) or None)
-    else:
-        labels = parse_labels(prom_labels, what("prom_labels", PROM_LABELS_ENV))
+    labels: dict[str, str] = {}
+    if prom_labels is not None or env.get(PROM_LABELS_ENV) or pushgateway or textfile_dir:
+        from ._prometheus import PushgatewaySink, TextfileSink, parse_labels
+
+        if prom_labels is None:
+            labels = parse_labels(env.get(PROM_LABELS_ENV) or None)
+        else:
+            labels = parse_labels(prom_labels, what("prom_labels", PROM_LABELS_ENV))
     label_key = tuple(sorted(labels.items()))
     sinks: list[RunSink] = []
     if pushgateway:
@@ -109,9 +118,13 @@ def destinations(
             _once(("textfile", directory, label_key), lambda: TextfileSink(directory, labels))
         )
     if webhook:
+        from ._webhook import parse_webhooks
+
         for hook in parse_webhooks(webhook, what("webhook", WEBHOOK_ENV)):
             sinks.append(_once(("webhook", hook.url, hook.moments), partial(_same, hook)))
     if ping_url:
+        from ._webhook import PingSink
+
         url = str(ping_url).strip().rstrip("/")
         sinks.append(
             _once(("ping", url), lambda: PingSink(url, what=what("ping_url", PING_URL_ENV)))
