@@ -277,6 +277,10 @@ def complete_run(
     # and the lock is every run's in this directory); the counts the other processes
     # handed over are read again under the lock.
     before = read_existing(path)
+    if before is not None and _owned(before, run_id, pid) and _says(before, exit_code, signal_name):
+        # The usual end: the child finished its own run as the OS saw it end. A final
+        # status is never undone, so there is nothing to check again under the lock.
+        return
     total = (
         _recount(events_path(directory, run_id), run_id)
         if before is not None and before.get("status") not in _FINAL
@@ -284,14 +288,7 @@ def complete_run(
     )
     with directory_lock(directory):
         existing = read_existing(path)
-        if (
-            existing is None
-            or existing.get("run_id") != run_id
-            or existing.get("pid") != pid
-            # Only an owner writes the start time: a process that joined a run nobody
-            # has written yet leaves a placeholder with its own pid and no start time.
-            or existing.get("start_time") is None
-        ):
+        if existing is None or not _owned(existing, run_id, pid):
             return
         contributors = existing.get("contributors")
         contributors = dict(contributors) if isinstance(contributors, dict) else {}
@@ -300,9 +297,7 @@ def complete_run(
         metadata = dict(existing)
         now = time.time()
         if existing.get("status") in _FINAL:
-            if existing.get("exit_code") == exit_code and (
-                signal_name is None or existing.get("signal") == signal_name
-            ):
+            if _says(existing, exit_code, signal_name):
                 return
             metadata["exit_code"] = exit_code
             if signal_name is not None:
@@ -336,6 +331,29 @@ def complete_run(
         document = summary_document(metadata, contributors, now)
         write_json_atomic(path, document, mode)
         _append_event(events_path(directory, run_id), _finished_event(document, run_id, now), mode)
+
+
+def _owned(summary: Mapping[str, Any] | None, run_id: str, pid: int) -> bool:
+    """Whether ``summary`` is ``run_id``'s as written by its owner, process ``pid``.
+
+    Only an owner writes the start time: a process that joined a run nobody has written
+    yet leaves a placeholder with its own pid and no start time.
+    """
+    return (
+        summary is not None
+        and summary.get("run_id") == run_id
+        and summary.get("pid") == pid
+        and summary.get("start_time") is not None
+    )
+
+
+def _says(summary: Mapping[str, Any], exit_code: int, signal_name: str | None) -> bool:
+    """Whether ``summary`` is final and records the end the operating system reported."""
+    return (
+        summary.get("status") in _FINAL
+        and summary.get("exit_code") == exit_code
+        and (signal_name is None or summary.get("signal") == signal_name)
+    )
 
 
 def _file_mode(path: Path) -> int:
