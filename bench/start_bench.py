@@ -13,6 +13,12 @@ the per-round differences (wall clock of the whole process, start to exit), next
 command's own median. A warm-up run of every command first compiles the bytecode and fills
 the page cache, so what is measured is an installed package's start, not a first run's.
 
+``--breakdown`` splits the extra time of ``runlogger run`` the same way, each step against
+the one before it: python-json-logger's import; the rest of the modules a run imports (the
+run's own module list, recorded with ``-X importtime``, imported by a plain script that
+then runs the job); the run itself without the SQLite catalog (fork, handlers, summaries,
+the records, supervision); and the catalog.
+
 Run ``python bench/start_bench.py`` (``--quick`` for a smoke run whose figures mean nothing;
 ``--only run`` or ``--only import`` for one half). The exit status is 0 whatever the results:
 timings are reported, never asserted.
@@ -21,6 +27,7 @@ timings are reported, never asserted.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import statistics
@@ -81,22 +88,107 @@ def paired(
 ) -> tuple[float, float, float, float]:
     """Medians of baseline, candidate and their per-round difference, and the 90th
     percentile of the difference (how wide the noise was)."""
-    for command in (baseline, candidate):  # bytecode compiled, page cache warm
+    return _paired_envs(baseline, env, candidate, env, rounds, workdir)
+
+
+PRELOAD = """\
+import gc, importlib, runpy, sys
+for name in sys.argv[1].split(","):
+    try:
+        importlib.import_module(name)
+    except ImportError:  # a platform's module that the import system only probed for
+        pass
+gc.freeze()  # as runlogger run does before the program
+sys.argv = ["job.py"]
+runpy.run_path("job.py", run_name="__main__")
+"""
+
+
+def _modules_of_a_run(workdir: Path, env: dict[str, str]) -> list[str]:
+    """Every module ``runlogger run job.py`` imports that ``python job.py`` does not."""
+
+    def imported(command: list[str]) -> list[str]:
+        result = subprocess.run(
+            command,
+            cwd=workdir,
+            env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        names = []
+        for line in result.stderr.splitlines():
+            if line.startswith("import time:") and "|" in line and "cumulative" not in line:
+                names.append(line.rsplit("|", 1)[1].strip())
+        return names
+
+    plain = set(imported([sys.executable, "job.py"]))
+    return [
+        name
+        for name in imported([sys.executable, "-m", "runlogger", "run", "job.py"])
+        if name not in plain and name != "__main__"
+    ]
+
+
+def breakdown(rounds: int, workdir: Path, env: dict[str, str]) -> None:
+    """Where the extra time of ``runlogger run`` goes: each step against the one before."""
+    python = sys.executable
+    modules = _modules_of_a_run(workdir, env)
+    (workdir / "preload.py").write_text(PRELOAD, encoding="utf-8")
+    no_catalog = {**env, "RUNLOGGER_CATALOG": "off"}
+    steps = [
+        ("python job.py", [python, "job.py"], env),
+        (
+            "+ import pythonjsonlogger.json",
+            [python, "-c", "import pythonjsonlogger.json, runpy; runpy.run_path('job.py')"],
+            env,
+        ),
+        (
+            f"+ the other modules of a run ({len(modules)} in all)",
+            [python, "preload.py", ",".join(modules)],
+            env,
+        ),
+        (
+            "+ the run itself, RUNLOGGER_CATALOG=off",
+            [python, "-m", "runlogger", "run", "job.py"],
+            no_catalog,
+        ),
+        ("+ the SQLite catalog", [python, "-m", "runlogger", "run", "job.py"], env),
+    ]
+    print("breakdown of python -m runlogger run job.py (each step against the one before):")
+    total = 0.0
+    for (_, before, before_env), (label, after, after_env) in itertools.pairwise(steps):
+        figures = _paired_envs(before, before_env, after, after_env, rounds, workdir)
+        total += figures[2]
+        print(f"  {label:<52} {figures[2]:+7.1f} ms  (step median {figures[1]:.1f} ms)")
+    print(f"  {'sum of the steps':<52} {total:+7.1f} ms")
+
+
+def _paired_envs(
+    first: list[str],
+    first_env: dict[str, str],
+    second: list[str],
+    second_env: dict[str, str],
+    rounds: int,
+    workdir: Path,
+) -> tuple[float, float, float, float]:
+    for command, environment in ((first, first_env), (second, second_env)):
         for _ in range(2):
-            _timed(command, workdir, env)
-    base_ms: list[float] = []
-    cand_ms: list[float] = []
+            _timed(command, workdir, environment)
+    first_ms: list[float] = []
+    second_ms: list[float] = []
     for index in range(rounds):
-        order = [(baseline, base_ms), (candidate, cand_ms)]
+        order = [(first, first_env, first_ms), (second, second_env, second_ms)]
         if index % 2:
             order.reverse()
-        for command, samples in order:
-            samples.append(_timed(command, workdir, env))
-    differences = sorted(c - b for b, c in zip(base_ms, cand_ms, strict=True))
+        for command, environment, samples in order:
+            samples.append(_timed(command, workdir, environment))
+    differences = sorted(b - a for a, b in zip(first_ms, second_ms, strict=True))
     p90 = differences[min(len(differences) - 1, int(len(differences) * 0.9))]
     return (
-        statistics.median(base_ms),
-        statistics.median(cand_ms),
+        statistics.median(first_ms),
+        statistics.median(second_ms),
         statistics.median(differences),
         p90,
     )
@@ -118,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=40, help="paired rounds (default 40)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: figures mean nothing")
     parser.add_argument("--only", choices=("run", "import"), help="only one half")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also split the extra time of runlogger run"
+    )
     options = parser.parse_args(argv)
     rounds = 3 if options.quick else max(1, options.rounds)
     python = sys.executable
@@ -143,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                 figures = paired(plain, [*prefix, "run", "job.py"], rounds, workdir, env)
                 verdict = _verdict(figures[2], RUN_TARGET_MS)
                 _report(f"extra, {verdict}", "python job.py", label, figures)
+            if options.breakdown:
+                breakdown(rounds, workdir, env)
         if options.only in (None, "import"):
             print("import runlogger:")
             baseline = [python, "-c", "import logging, pythonjsonlogger.json"]

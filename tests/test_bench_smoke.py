@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from support import REPO, python_command
@@ -31,5 +32,20 @@ def test_quick_wrapper_bench_prints_its_figures(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "extra (median of pair diffs)" in result.stdout
     assert "ratio hook / direct" in result.stdout
+    assert result.stderr == ""
+    assert not (tmp_path / "runs").exists()
+
+
+def test_quick_start_bench_prints_every_comparison(tmp_path: Path) -> None:
+    result = python_command(
+        str(REPO / "bench" / "start_bench.py"), "--quick", "--breakdown", cwd=tmp_path, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "python -m runlogger run job.py" in out
+    assert "import logging, pythonjsonlogger.json" in out
+    script = (Path(sys.executable).parent / "runlogger").is_file()  # the console script
+    assert out.count("extra, limit") == (3 if script else 2)
+    assert "+ the SQLite catalog" in out
     assert result.stderr == ""
     assert not (tmp_path / "runs").exists()
