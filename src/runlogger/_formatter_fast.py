@@ -23,20 +23,17 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ._context import current_var
 from ._jsonline import encodable, escape_line_separators
 from ._process_run import ensure_process_run
-from ._sanitize import REDACTED
+from ._sanitize import REDACTED, Sanitizer
 from ._stamp import STAMP, RunStamp
 from ._timefmt import micros_z_table, milli_prefix
 from ._trace import TRACE, TRACE_MODULE, current_trace
 
-if TYPE_CHECKING:
-    from ._formatter import RunJsonFormatter
-
-__all__ = ["INF", "NEG_INF", "Plan", "build_fast_format"]
+__all__ = ["INF", "NEG_INF", "FormatterView", "Plan", "build_fast_format"]
 
 #: Record layouts remembered by a formatter; bounded so ever-new extra keys cannot grow it.
 _PLAN_CACHE_LIMIT = 256
@@ -64,7 +61,85 @@ _int_repr = int.__repr__
 _float_repr = float.__repr__
 
 
-def build_fast_format(formatter: RunJsonFormatter) -> Callable[[logging.LogRecord], str]:
+class FormatterView(Protocol):
+    """What the one-pass path reads of its formatter: :class:`~runlogger.RunJsonFormatter`.
+
+    Spelled out here, so that this module, which the formatter imports, need not import
+    the formatter back: the formatter satisfies it as it is (mypy checks that where it
+    calls :func:`build_fast_format`). Read-only, as the path only reads its settings and
+    fills ``_plans``. A new setting the path reads is added here first.
+    """
+
+    @property
+    def backend(self) -> str: ...
+    @property
+    def datefmt(self) -> str | None: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def rename_fields(self) -> dict[str, str]: ...
+    @property
+    def rename_fields_keep_missing(self) -> bool: ...
+    @property
+    def sanitizer(self) -> Sanitizer: ...
+    @property
+    def _plans(self) -> dict[tuple[Any, ...], Plan | bool]: ...
+    @property
+    def _keys(self) -> tuple[str, ...]: ...
+    @property
+    def _key_parent(self) -> str: ...
+    @property
+    def _key_event_type(self) -> str: ...
+    @property
+    def _key_trace(self) -> str: ...
+    @property
+    def _key_span(self) -> str: ...
+    @property
+    def _json_keys(self) -> tuple[str, str, str, str, str]: ...
+    @property
+    def _json_string(self) -> Callable[[str], str] | None: ...
+    @property
+    def _json_direct(self) -> bool: ...
+    @property
+    def _limit(self) -> int: ...
+    @property
+    def _int_low(self) -> int: ...
+    @property
+    def _int_high(self) -> int: ...
+    @property
+    def _max_keys(self) -> int | None: ...
+    @property
+    def _needs_asctime(self) -> bool: ...
+    @property
+    def _defaults(self) -> tuple[object, ...]: ...
+    @property
+    def _fmt_keys(self) -> tuple[object, ...]: ...
+    @property
+    def _static(self) -> tuple[object, ...]: ...
+    @property
+    def _fixed_keys(self) -> tuple[str, ...]: ...
+    @property
+    def _reserved(self) -> frozenset[str]: ...
+    @property
+    def _trailing_keys(self) -> frozenset[str]: ...
+    @property
+    def _skip(self) -> frozenset[str]: ...
+    @property
+    def _secret_sources(self) -> frozenset[str]: ...
+    @property
+    def _clean_value(self) -> Callable[[object], object]: ...
+    @property
+    def _encode(self) -> Callable[[dict[str, Any]], str]: ...
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str: ...
+    def _format_general(self, record: logging.LogRecord) -> str: ...
+    def _place_fixed_fields(self, out: dict[str, Any], attrs: dict[str, Any]) -> None: ...
+    def _place_trailing_fields(self, out: dict[str, Any], record: logging.LogRecord) -> None: ...
+    def _plain_orjson_dumps(self) -> Callable[[Any], bytes] | None: ...
+    def _json_value(self, value: object) -> str: ...
+    def _checked(self, value: object) -> object: ...
+
+
+def build_fast_format(formatter: FormatterView) -> Callable[[logging.LogRecord], str]:
     """Return the one-pass ``format`` for ``formatter``, which the caller found eligible.
 
     Longer than 200 lines for a reason: it is one closure so that what it reads on every
@@ -302,7 +377,7 @@ def build_fast_format(formatter: RunJsonFormatter) -> Callable[[logging.LogRecor
     return format_fast
 
 
-def _know_fields(formatter: RunJsonFormatter, seen: tuple[Any, Any, Any, Any]) -> _Known:
+def _know_fields(formatter: FormatterView, seen: tuple[Any, Any, Any, Any]) -> _Known:
     """Check the recurring fields (and encode them for the direct JSON path).
 
     ``seen`` is ``(levelname, logger name, run_id, parent_run_id)`` as the record has
@@ -340,7 +415,7 @@ def _know_fields(formatter: RunJsonFormatter, seen: tuple[Any, Any, Any, Any]) -
     )
 
 
-def _plan_layout(formatter: RunJsonFormatter, keys: tuple[Any, ...]) -> Plan | bool:
+def _plan_layout(formatter: FormatterView, keys: tuple[Any, ...]) -> Plan | bool:
     """Work out, once per record layout, which attributes are extras and their keys.
 
     False sends records of this layout to the general path: a key that needs cleaning
@@ -379,9 +454,7 @@ def _plan_layout(formatter: RunJsonFormatter, keys: tuple[Any, ...]) -> Plan | b
     return plan
 
 
-def _json_entries(
-    formatter: RunJsonFormatter, entries: list[tuple[str | None, str]]
-) -> _JsonEntries:
+def _json_entries(formatter: FormatterView, entries: list[tuple[str | None, str]]) -> _JsonEntries:
     """The entries with their JSON key parts, if this layout can be written directly."""
     string = formatter._json_string
     if string is None or not formatter._json_direct:
