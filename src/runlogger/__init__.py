@@ -29,6 +29,7 @@ from ._process_run import current_run, start_process_run
 from ._run import Run
 from ._scope import in_current_run, run, track
 from ._sinks import RunSink
+from ._version import __version__
 
 if TYPE_CHECKING:
     from ._events import RunFileHandler
@@ -84,5 +85,3 @@ __all__ = [
     "start_process_run",
     "track",
 ]
-
-__version__ = "0.1.0"

@@ -32,6 +32,7 @@ from typing import Any
 from . import _context
 from ._errors import MissingBackendError
 from ._run import Run
+from ._version import __version__
 
 __all__ = [
     "OTEL_ENV",
@@ -365,7 +366,7 @@ def enable(provider: Any = None) -> None:
                         "(set one up before configuring logging, or set OTEL_TRACES_EXPORTER): "
                         "spans started before one is set are not recorded"
                     )
-        tracer = provider.get_tracer(_SCOPE, _version())
+        tracer = provider.get_tracer(_SCOPE, __version__)
         listener = _state.listener
         if listener is None:
             listener = _state.listener = _RunSpans(tracer)
@@ -391,12 +392,6 @@ def enable(provider: Any = None) -> None:
 def _is_unset(provider: Any) -> bool:
     """True when the program configured no tracer provider (the API's placeholder)."""
     return type(provider).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider")
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def _sdk_from_environment() -> Any:
