@@ -59,3 +59,13 @@ def test_errors_refine_builtins() -> None:
     assert issubclass(runlogger.RunNotFoundError, LookupError)
     for error in (runlogger.InvalidRunIdError, runlogger.MissingBackendError):
         assert issubclass(error, runlogger.RunloggerError)
+
+
+def test_a_run_made_by_hand_says_it_cannot_finish_or_report() -> None:
+    """Only runs that runlogger made have a lifecycle to hand ``finish``/``progress`` to."""
+    made = runlogger.Run("made-by-hand")
+    with pytest.raises(RuntimeError, match="Run made-by-hand was made by hand"):
+        made.finish()
+    with pytest.raises(RuntimeError, match="Run made-by-hand was made by hand"):
+        made.progress(1)
+    assert (made.status, made.finished, made.last_progress) == ("running", False, None)

@@ -3,8 +3,8 @@
 This module holds all of runlogger's process-wide state (:data:`state`), so that tests
 (and programs that really need to) can put it back with ``_exit.reset_state``, and the
 registries through which the layers above are called back: run listeners, exit
-handlers, reset hooks. It is the bottom of the runs layer: it imports no other part of
-runlogger. Nothing happens at import: the process run starts the first time a runlogger
+handlers, reset hooks. Of runlogger it names only :class:`Run`, the one module below it
+in the runs layer. Nothing happens at import: the process run starts the first time a runlogger
 component is configured (or ``current_run``/``run`` is called).
 """
 

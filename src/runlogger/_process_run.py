@@ -14,6 +14,7 @@ from typing import Any
 from ._context import RUN_ID_ENV, RUN_OWNER_ENV, current_var, state
 from ._exit import install_hooks
 from ._ids import new_run_id, validate_run_id
+from ._progress_events import LIFECYCLE
 from ._run import Run
 
 __all__ = [
@@ -47,10 +48,16 @@ def ensure_process_run() -> Run:
                 name=process_run_name() if owner else None,
                 is_process_run=True,
                 owner=owner,
+                lifecycle=LIFECYCLE,
             )
             process_run.id_chosen = True
         else:
-            process_run = Run(run_id=new_run_id(), name=process_run_name(), is_process_run=True)
+            process_run = Run(
+                run_id=new_run_id(),
+                name=process_run_name(),
+                is_process_run=True,
+                lifecycle=LIFECYCLE,
+            )
         return _begin_process_run(process_run)
 
 
@@ -146,6 +153,7 @@ def start_process_run(
             name=name if name is not None else process_run_name(),
             attributes=attributes,
             is_process_run=True,
+            lifecycle=LIFECYCLE,
         )
         process_run.id_chosen = run_id is not None
         return _begin_process_run(process_run)

@@ -2,7 +2,8 @@
 
 The arithmetic is ``_progress``'s; here the event is logged as a record of its run and
 the checkpoint is asked of the listeners (the summary book writes it). :meth:`Run.progress`
-and ``track`` (``_scope``) report through here.
+and ``track`` (``_scope``) report through here. :data:`LIFECYCLE` is what each run that
+runlogger makes hands its verbs to (``finish`` to ``_lifecycle``, ``progress`` to here).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _progress
 from ._context import current_listeners, current_var
-from ._lifecycle import emit
+from ._lifecycle import emit, finish_run
 
 if TYPE_CHECKING:
     from ._run import Run
 
-__all__ = ["report_progress", "tracked"]
+__all__ = ["LIFECYCLE", "report_progress", "tracked"]
 
 _T = TypeVar("_T")
 
@@ -88,3 +89,17 @@ def _log_progress(
         emit(logging.INFO, text, args, extra, logger=_progress_logger)
     finally:
         current_var.reset(token)
+
+
+class _Lifecycle:
+    """:class:`~runlogger._run.RunLifecycle` for every run runlogger makes."""
+
+    def finish(self, run: Run, status: str | None) -> None:
+        finish_run(run, status)
+
+    def progress(self, run: Run, done: float, total: float | None, fields: dict[str, Any]) -> None:
+        report_progress(run, done, total, **fields)
+
+
+#: Given to each run as it is made (``_process_run``, ``_scope``).
+LIFECYCLE = _Lifecycle()

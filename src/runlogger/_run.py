@@ -1,8 +1,10 @@
 """A run: its identity, status and the run-level facts its summary reports.
 
-A :class:`Run` is plain data with a few verbs that hand over to the machinery below:
-:meth:`Run.finish` (``_lifecycle``), :meth:`Run.progress` (``_progress_events``).
-Runs are made by ``_process_run`` (the process run) and ``_scope`` (``with run()``).
+A :class:`Run` is plain data with two verbs, :meth:`Run.finish` and :meth:`Run.progress`,
+that hand over to its :class:`RunLifecycle`. This module is the bottom of the runs layer:
+the modules that hold and end runs (``_context``, ``_lifecycle``, ``_progress_events``)
+import it, so it imports none of them; the lifecycle is given to each run by the code
+that makes it (``_process_run`` for the process run, ``_scope`` for ``with run()``).
 """
 
 from __future__ import annotations
@@ -11,16 +13,28 @@ import logging
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, Protocol
 
-from ._context import state
-from ._lifecycle import finish_run
 from ._outcome import describe_exception
-from ._progress_events import report_progress
 
-__all__ = ["Run"]
+__all__ = ["Run", "RunLifecycle"]
 
 _FINAL_STATUSES = ("completed", "failed", "terminated")
+
+
+class RunLifecycle(Protocol):
+    """What :meth:`Run.finish` and :meth:`Run.progress` hand over to.
+
+    ``_progress_events.LIFECYCLE`` (``_lifecycle.finish_run``,
+    ``_progress_events.report_progress``): passed to each run when it is made, because
+    that machinery stands above this module.
+    """
+
+    def finish(self, run: Run, status: str | None) -> None: ...
+
+    def progress(
+        self, run: Run, done: float, total: float | None, fields: dict[str, Any]
+    ) -> None: ...
 
 
 class Run:
@@ -39,6 +53,7 @@ class Run:
         *,
         is_process_run: bool = False,
         owner: bool = True,
+        lifecycle: RunLifecycle | None = None,
     ) -> None:
         self.run_id = run_id
         self.name = name
@@ -79,6 +94,9 @@ class Run:
         #: The ``run_started`` record once logged, so an output configured later (a
         #: new event file) can still begin with it.
         self.started_record: logging.LogRecord | None = None
+        #: Where :meth:`finish` and :meth:`progress` go (None: a run made by hand, which
+        #: runlogger neither finishes nor reports on).
+        self._lifecycle = lifecycle
 
     @property
     def parent_run_id(self) -> str | None:
@@ -104,7 +122,7 @@ class Run:
         """
         if status is not None and status not in _FINAL_STATUSES:
             raise ValueError(f"status must be one of {', '.join(_FINAL_STATUSES)}, not {status!r}.")
-        finish_run(self, status)
+        self._lifecycle_or_raise().finish(self, status)
 
     def progress(self, done: int, total: int | None = None, **fields: Any) -> None:
         """Report how far the run got; logs a ``progress`` event at most every few seconds.
@@ -112,18 +130,29 @@ class Run:
         See :func:`runlogger.track` for loops. The summary (and the ``running``
         checkpoint) keep the last report as ``progress: {done, total, rate}``.
         """
-        report_progress(self, done, total, **fields)
+        self._lifecycle_or_raise().progress(self, done, total, fields)
 
     def note_suppressed(self, event_type: str, count: int = 1) -> None:
-        """Record that a sampling filter held back ``count`` records of ``event_type``."""
-        with state.lock:
-            counts = self.suppressed_by_event_type
-            counts[event_type] = counts.get(event_type, 0) + count
+        """Record that a sampling filter held back ``count`` records of ``event_type``.
+
+        The caller holds runlogger's state lock (``_context.state.lock``, above this
+        module), as the sampling filter does: two threads may hold back records at once.
+        """
+        counts = self.suppressed_by_event_type
+        counts[event_type] = counts.get(event_type, 0) + count
 
     def record_exception(self, exc: BaseException) -> None:
         """Remember the exception that ends this run (the first one wins)."""
         if self.exception is None:
             self.exception = describe_exception(exc)
+
+    def _lifecycle_or_raise(self) -> RunLifecycle:
+        if self._lifecycle is None:
+            raise RuntimeError(
+                f"Run {self.run_id} was made by hand: only runs from run(), current_run() "
+                "or start_process_run() can finish or report progress."
+            )
+        return self._lifecycle
 
     def __repr__(self) -> str:
         return f"<Run {self.run_id} name={self.name!r} status={self.status}>"

@@ -37,7 +37,7 @@ from collections.abc import Callable, Hashable
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from ._context import current_var
+from ._context import current_var, state
 from ._process_run import ensure_process_run
 from ._stamp import stamped_run_id
 from ._summary import EVENT_TYPE_LIMIT, MAX_EVENT_TYPES, OTHER_EVENT_TYPE, safe_text
@@ -254,10 +254,11 @@ def _note_held_back(record: logging.LogRecord, label: str) -> None:
     run = _run_of(record)
     if run is None:
         return
-    held = run.suppressed_by_event_type
-    if label not in held and len(held) >= _MAX_LABELS:
-        label = _OTHER_LABEL
-    run.note_suppressed(label)
+    with state.lock:  # Run.note_suppressed's lock: two threads may hold back at once
+        held = run.suppressed_by_event_type
+        if label not in held and len(held) >= _MAX_LABELS:
+            label = _OTHER_LABEL
+        run.note_suppressed(label)
 
 
 # -- putting the weight on a copy ---------------------------------------------------------

@@ -19,7 +19,7 @@ from ._ids import new_run_id, validate_run_id
 from ._lifecycle import finish_run, log_run_started
 from ._outcome import exit_status
 from ._process_run import current_run
-from ._progress_events import tracked
+from ._progress_events import LIFECYCLE, tracked
 from ._run import Run
 
 __all__ = ["RunScope", "in_current_run", "run", "track"]
@@ -48,6 +48,7 @@ class RunScope:
             name=self._name,
             parent=parent,
             attributes=dict(self._attributes),
+            lifecycle=LIFECYCLE,
         )
         new_run.id_chosen = self._run_id is not None
         # The listeners first: the summary book refuses an id that names a run already

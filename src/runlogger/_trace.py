@@ -17,12 +17,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._run import Run
-
-__all__ = ["TRACE", "TRACE_MODULE", "current_trace", "reset"]
+__all__ = ["TRACE", "TRACE_MODULE", "Traced", "current_trace", "reset"]
 
 #: The module whose presence in ``sys.modules`` means the program uses OpenTelemetry.
 TRACE_MODULE = "opentelemetry.trace"
@@ -67,7 +64,16 @@ def _ids_of(current: Any) -> tuple[str, str] | None:
     return ids
 
 
-def current_trace(run: Run | None) -> tuple[str, str] | None:
+class Traced(Protocol):
+    """What a run's own trace is read from: :class:`~runlogger.Run`'s ids, when it is a span."""
+
+    @property
+    def trace_id(self) -> str | None: ...
+    @property
+    def span_id(self) -> str | None: ...
+
+
+def current_trace(run: Traced | None) -> tuple[str, str] | None:
     """``(trace_id, span_id)`` as lowercase hex for a record logged now in ``run``, or None.
 
     The same context gives the same tuple object, so callers may cache what they derive
