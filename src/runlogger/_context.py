@@ -3,9 +3,9 @@
 This module holds all of runlogger's process-wide state (:data:`state`), so that tests
 (and programs that really need to) can put it back with ``_exit.reset_state``, and the
 registries through which the layers above are called back: run listeners, exit
-handlers, reset hooks. Of runlogger it names only :class:`Run`, the one module below it
-in the runs layer. Nothing happens at import: the process run starts the first time a runlogger
-component is configured (or ``current_run``/``run`` is called).
+handlers, reset hooks. Of runlogger it imports only ``_run`` (the :class:`Run` it holds,
+below it in the runs layer). Nothing happens at import: the process run starts the first
+time a runlogger component is configured (or ``current_run``/``run`` is called).
 """
 
 from __future__ import annotations
