@@ -97,7 +97,9 @@ class _Lifecycle:
     def finish(self, run: Run, status: str | None) -> None:
         finish_run(run, status)
 
-    def progress(self, run: Run, done: float, total: float | None, fields: dict[str, Any]) -> None:
+    def progress(
+        self, run: Run, done: float, total: float | None, fields: Mapping[str, object]
+    ) -> None:
         report_progress(run, done, total, **fields)
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ._outcome import describe_exception
@@ -33,7 +34,7 @@ class RunLifecycle(Protocol):
     def finish(self, run: Run, status: str | None) -> None: ...
 
     def progress(
-        self, run: Run, done: float, total: float | None, fields: dict[str, Any]
+        self, run: Run, done: float, total: float | None, fields: Mapping[str, object]
     ) -> None: ...
 
 
