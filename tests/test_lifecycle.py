@@ -190,30 +190,31 @@ def test_children_of_an_owner_join_its_run(tmp_path: Path) -> None:
     assert "from the child" in [e["message"] for e in events]
 
 
-def test_reusing_a_finished_run_id_is_refused(tmp_path: Path) -> None:
+def test_reusing_a_finished_run_id_starts_the_next_attempt(tmp_path: Path) -> None:
     env = clean_env(RUNLOGGER_RUN_ID="nightly-9")
     first = run_python(_job(SCHEDULED), cwd=tmp_path, env=env, check_exit=0)
     assert first.returncode == 0
     before = (tmp_path / "runs" / "nightly-9.json").read_bytes()
     lines_before = (tmp_path / "runs" / "nightly-9.jsonl").read_bytes()
 
-    again = run_python(_job(SCHEDULED), cwd=tmp_path, env=env)
+    again = run_python(_job(SCHEDULED), cwd=tmp_path, env=env, check_exit=0)
 
-    assert again.returncode != 0
-    assert "RunIdInUseError" in again.stderr
-    assert "already names a run (completed" in again.stderr
+    assert "this run is 'nightly-9.2'" in again.stderr
+    assert read_summary(tmp_path / "runs", "nightly-9.2")["attempt"] == 2
     assert (tmp_path / "runs" / "nightly-9.json").read_bytes() == before
     assert (tmp_path / "runs" / "nightly-9.jsonl").read_bytes() == lines_before
 
 
-def test_wrapper_refuses_a_finished_run_id_in_one_line(tmp_path: Path) -> None:
+def test_wrapper_runs_a_finished_run_id_as_its_next_attempt(tmp_path: Path) -> None:
     (tmp_path / "job.py").write_text("import logging\nlogging.warning('x')\n", encoding="utf-8")
     args = ("-m", "runlogger", "run", "--run-id", "daily-1", "job.py")
     assert python_command(*args, cwd=tmp_path).returncode == 0
     again = python_command(*args, cwd=tmp_path)
-    assert again.returncode == 2
-    assert again.stderr.startswith("runlogger: run id 'daily-1' already names a run (completed")
-    assert again.stderr.count("\n") == 1
+    assert again.returncode == 0
+    assert again.stderr.startswith(
+        "runlogger: run id 'daily-1' already names a completed run (started "
+    )
+    assert read_summary(tmp_path / "runs", "daily-1.2")["status"] == "completed"
     assert read_summary(tmp_path / "runs", "daily-1")["status"] == "completed"
 
 

@@ -12,6 +12,7 @@ import weakref
 from collections import OrderedDict
 from pathlib import Path
 
+from ._attempt import settle_process_run
 from ._context import current_var, state
 from ._formatter import RunJsonFormatter
 from ._handler import note_logging_error, report_write_failure
@@ -111,7 +112,7 @@ class RunFileHandler(logging.Handler):
         path = resolve_directory(directory)
         # Not writable: one warning now, and no traceback a record (see handleError).
         self._denied_at_start = not prepare_directory(path, file_mode, stacklevel=2)
-        process_run = ensure_process_run()
+        process_run = settle_process_run(path)  # a re-run: its attempt's file (_attempt)
         formatter = RunJsonFormatter()
         super().__init__(level)
         self.directory = path

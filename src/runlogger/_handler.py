@@ -23,13 +23,13 @@ from . import (
     _sinks,
     _summary_book,
 )
+from ._attempt import release_own, settle_process_run
 from ._otel import enable as enable_otel
 from ._otel import otel_from_environment
-from ._process_run import ensure_process_run
 from ._rundir import prepare_directory
 from ._sinks import RunSink, load_sink, sinks_from_environment
 from ._stamp import RunStamp, record_run_id, stamped_run_id
-from ._store import DEFAULT_FILE_MODE, refuse_reused_id, resolve_directory
+from ._store import DEFAULT_FILE_MODE, resolve_directory
 from ._summary import BATCH, event_type_of
 from ._summary_book import SummaryEntry, describe_os_error, note_logging_error
 
@@ -177,11 +177,11 @@ class RunSummaryHandler(logging.Handler):
         if otel is not False and otel is not True and not hasattr(otel, "get_tracer"):
             raise ValueError(f"otel must be True, False or a TracerProvider, not {otel!r}.")
         prepare_directory(path, file_mode, stacklevel=2)
+        # A re-run under a finished run's id becomes its next attempt (before a span
+        # or a summary names the run).
+        process_run = settle_process_run(path)
         if otel is not False:
             enable_otel(None if otel is True else otel)
-        process_run = ensure_process_run()
-        if not _summary_book.book.counts_run(path, process_run):
-            refuse_reused_id(path, process_run)
         super().__init__(level)
         self.directory = path
         self._closed = False
@@ -192,6 +192,7 @@ class RunSummaryHandler(logging.Handler):
         self._dir = book.attach(path, file_mode, float(checkpoint_interval), run_sinks)
         if process_run.owner and not process_run.finished:
             book.count_started(self._dir, process_run)
+        release_own()  # the attempt's summary exists now: no marker needed
         if handle_signals:
             from ._signals import install_signal_handlers
 

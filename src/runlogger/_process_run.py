@@ -21,6 +21,7 @@ __all__ = [
     "RUN_NAME_ENV",
     "current_run",
     "ensure_process_run",
+    "owned_elsewhere",
     "owner_token",
     "process_run_name",
     "start_process_run",
@@ -42,7 +43,7 @@ def ensure_process_run() -> Run:
             return state.process_run
         joined_id = os.environ.get(RUN_ID_ENV)
         if joined_id:
-            owner = not _owned_elsewhere(joined_id)
+            owner = not owned_elsewhere(joined_id)
             process_run = Run(
                 run_id=validate_run_id(joined_id),
                 name=process_run_name() if owner else None,
@@ -61,7 +62,7 @@ def ensure_process_run() -> Run:
         return _begin_process_run(process_run)
 
 
-def _owned_elsewhere(run_id: str) -> bool:
+def owned_elsewhere(run_id: str) -> bool:
     """Whether ``$RUNLOGGER_RUN_OWNER`` says a runlogger process owns ``run_id``.
 
     Only then does this process join the run; an id set without it (a scheduler's

@@ -92,6 +92,10 @@ class Run:
         #: True when the id was chosen (``run_id=``, ``$RUNLOGGER_RUN_ID``) rather than
         #: generated: only a chosen id can already name another run.
         self.id_chosen = False
+        #: A re-run under a finished run's id: its attempt number (2, 3, ...) and that id
+        #: (see ``_attempt``); None for a first run.
+        self.attempt: int | None = None
+        self.attempt_of: str | None = None
         #: The ``run_started`` record once logged, so an output configured later (a
         #: new event file) can still begin with it.
         self.started_record: logging.LogRecord | None = None

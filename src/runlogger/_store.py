@@ -254,6 +254,9 @@ def read_existing(path: Path) -> dict[str, Any] | None:
 def refuse_reused_id(directory: Path, run: Run) -> None:
     """Raise RunIdInUseError if ``run``'s chosen id already names another run here.
 
+    For runs chosen in code (``run(run_id=...)``); a process run becomes the next attempt
+    instead (see ``_attempt``).
+
     A run id names one run: a finished run's summary must not be overwritten, nor its
     counts mixed into a new run's (a scheduler re-running a job under the same id).
     A summary still ``running`` is not refused: its owner died without finishing it
@@ -270,8 +273,8 @@ def refuse_reused_id(directory: Path, run: Run) -> None:
     where = summary_path(directory, run.run_id)
     raise RunIdInUseError(
         f"run id {run.run_id!r} already names a run ({status}, started "
-        f"{existing.get('start_time')}) in {where}; a re-run needs an id of its own "
-        "(e.g. with an attempt number), or remove that summary first."
+        f"{existing.get('start_time')}) in {where}; give this run an id of its own "
+        f"(e.g. {run.run_id + '.2'!r}), or remove that summary first."
     )
 
 

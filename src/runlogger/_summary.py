@@ -373,6 +373,8 @@ def run_metadata(run: Run) -> dict[str, Any]:
         "argv": run.argv,
         "trace_id": run.trace_id,
         "attributes": clean_attributes(run.attributes),  # also what was set after the start
+        "attempt": run.attempt,
+        "attempt_of": run.attempt_of,
     }
 
 
@@ -411,6 +413,10 @@ def summary_document(
         "checkpoint_interval_s": metadata.get("checkpoint_interval_s"),
         "contributors": {key: dict(value) for key, value in contributors.items()},
     }
+    if metadata.get("attempt") is not None:
+        # Only a re-run under a finished run's id has them (see ``_attempt``).
+        document["attempt"] = metadata["attempt"]
+        document["attempt_of"] = metadata.get("attempt_of")
     if metadata.get("counts_incomplete"):
         # Set by ``runlogger run`` when it finished the run of a program that died first.
         document["counts_incomplete"] = True

@@ -134,6 +134,29 @@ def run_target(
     runs_dir = resolve_directory(directory)
     joined = run_id is None and bool(os.environ.get(RUN_ID_ENV))
     chosen = None if joined else (run_id if run_id is not None else new_run_id())
+    attempt = None
+    again = run_id if run_id is not None else os.environ.get(RUN_ID_ENV) if joined else None
+    if again and not _process_run.owned_elsewhere(again):
+        # A re-run under a finished run's id is its next attempt, chosen here so that
+        # the wrapper finishes the run under the id the program runs as.
+        from . import _attempt
+
+        try:
+            previous = _attempt.finished_summary(runs_dir, again)
+            attempt = _attempt.reserve(runs_dir, again, previous) if previous else None
+        except InvalidRunIdError:
+            pass  # reported by the program's process, as before
+        except RunIdInUseError as exc:
+            return _fail(str(exc))
+        except OSError as exc:
+            return _fail(f"cannot use {runs_dir}: {exc.strerror or exc}")
+        if attempt is not None:
+            _attempt.announce(attempt)
+            _attempt.set_reserved(attempt)
+            if joined:
+                os.environ[RUN_ID_ENV] = attempt.run_id
+            else:
+                chosen = attempt.run_id
 
     def program() -> int:
         return _run_program(
@@ -168,6 +191,8 @@ def run_target(
             complete_run(runs_dir, owned_id, pid, code, signal_name)
         except Exception as exc:
             _context.report(f"could not finish the summary of run {owned_id}", exc)
+    if attempt is not None:
+        _attempt.release(attempt)  # its summary is written (or never will be)
     # The wrapper has nothing left to clean up (no run, no handlers, no threads of its
     # own): leave now rather than pay for tearing the interpreter down after the program.
     for stream in (sys.stdout, sys.stderr):
