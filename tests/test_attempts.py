@@ -135,7 +135,34 @@ def test_wrapper_reruns_become_attempts_two_and_three(tmp_path: Path) -> None:
     }
     shown = python_command("-m", "runlogger", "show", "daily.3", "--dir", "runs", cwd=tmp_path)
     assert shown.returncode == 0
-    assert "daily.3" in shown.stdout
+    assert "attempt:        3 of daily" in shown.stdout.splitlines()
+    first = python_command("-m", "runlogger", "show", "daily", "--dir", "runs", cwd=tmp_path)
+    assert first.stdout.splitlines()[-1] == "later attempts: daily.2, daily.3"
+
+
+def test_a_command_rerun_is_an_attempt_and_the_command_sees_its_id(tmp_path: Path) -> None:
+    args = (
+        "-m",
+        "runlogger",
+        "run",
+        "--run-id",
+        "sync",
+        "--",
+        "sh",
+        "-c",
+        "echo $RUNLOGGER_RUN_ID",
+    )
+    first = python_command(*args, cwd=tmp_path)
+    again = python_command(*args, cwd=tmp_path)
+    assert (first.returncode, again.returncode) == (0, 0), again.stderr
+    assert (first.stdout, again.stdout) == ("sync\n", "sync.2\n")
+    summary = read_summary(tmp_path / "runs", "sync.2")
+    assert (summary["status"], summary["attempt"], summary["attempt_of"]) == (
+        "completed",
+        2,
+        "sync",
+    )
+    assert _markers(tmp_path / "runs") == []
 
 
 def test_children_of_an_attempt_join_it(tmp_path: Path) -> None:

@@ -32,7 +32,9 @@ class RunIdInUseError(RunloggerError, ValueError):
     """A run id given for a new run already names a run in the summaries directory.
 
     A run id names one run: starting a second run under it would overwrite the first
-    run's summary or mix both runs' counts, so it is refused.
+    run's summary or mix both runs' counts, so it is refused -- for a ``run(run_id=...)``
+    chosen in code, and for a process run that cannot be renamed safely. (A process run
+    re-run under a finished run's id otherwise becomes its next attempt, ``<id>.<n>``.)
     """
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -113,9 +115,24 @@ def execute(args: argparse.Namespace) -> int:
     if not args.json:
         for line in _summary_lines(run_id, document, utc=args.utc, colour=colour):
             write_line(out, line)
+        later = _later_attempts(directory, run_id)
+        if later:
+            write_line(out, f"later attempts: {', '.join(later)}")
     if events_file is not None:
         _print_events(args, directory, run_id, events_file, out, colour=colour)
     return 0
+
+
+def _later_attempts(directory: Path, run_id: str) -> list[str]:
+    """The re-runs of ``run_id`` recorded as its attempts (``<run_id>.<n>``), in order."""
+    attempt = re.compile(re.escape(run_id) + r"\.([2-9]|[1-9][0-9]+)\.json")
+    found: list[tuple[int, str]] = []
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            matched = attempt.fullmatch(entry.name)
+            if matched:
+                found.append((int(matched.group(1)), entry.name[: -len(".json")]))
+    return [name for _, name in sorted(found)]
 
 
 def _print_events(
@@ -199,6 +216,10 @@ def _summary_lines(
     ]
     if document.get("parent_run_id") is not None:
         lines.append(("parent run", text(document.get("parent_run_id"))))
+    if document.get("attempt") is not None:  # a re-run under a finished run's id
+        lines.append(
+            ("attempt", f"{text(document['attempt'])} of {text(document.get('attempt_of'))}")
+        )
     lines += [
         ("started", when("start_time")),
         ("ended", end),
