@@ -141,9 +141,16 @@ def _stream_handler(stream: io.TextIOWrapper, formatter: logging.Formatter) -> l
     return handler
 
 
-def _runlogger_pipeline(name: str, backend: str | None, summaries: Path | None) -> Pipeline:
-    """The recommended setup; ``backend=None`` leaves the formatter out."""
-    from runlogger import RunContextFilter, RunJsonFormatter, RunSummaryHandler
+def _runlogger_pipeline(
+    name: str, backend: str | None, summaries: Path | None, package: Any = None
+) -> Pipeline:
+    """The recommended setup; ``backend=None`` leaves the formatter out. ``package`` is
+    another copy of runlogger to build it from (``--against``), else the installed one."""
+    if package is None:
+        import runlogger as package
+    RunContextFilter = package.RunContextFilter
+    RunJsonFormatter = package.RunJsonFormatter
+    RunSummaryHandler = package.RunSummaryHandler
 
     def handlers(stream: io.TextIOWrapper) -> list[logging.Handler]:
         made: list[logging.Handler] = []
@@ -198,7 +205,39 @@ def _structlog_formatter() -> logging.Formatter:
     )
 
 
-def build_pipelines(summaries: Path) -> list[Pipeline]:
+#: The runlogger rows, measured again for the copy named by ``--against``.
+RUNLOGGER_ROWS = {
+    RUNLOGGER_JSON: ("json", True),
+    RUNLOGGER_ORJSON: ("orjson", True),
+    RUNLOGGER_FORMATTER: ("orjson", False),
+    RUNLOGGER_SUMMARY: (None, True),
+}
+AGAINST = " [against]"
+
+
+def load_against(source: Path) -> Any:
+    """Import the runlogger package in ``source`` (a ``src`` directory: another checkout,
+    e.g. ``git worktree add /tmp/base <commit>``) as a package of another name, so that both
+    copies run in this process, interleaved like every other row. runlogger imports itself
+    only relatively, so the copy keeps to its own modules and state."""
+    import importlib.util
+
+    init = source / "runlogger" / "__init__.py"
+    if not init.is_file():
+        raise SystemExit(f"--against: no runlogger package in {source} ({init} is missing)")
+    name = "runlogger_against"
+    spec = importlib.util.spec_from_file_location(
+        name, init, submodule_search_locations=[str(init.parent)]
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--against: cannot import {init}")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    return package
+
+
+def build_pipelines(summaries: Path, against: Any = None) -> list[Pipeline]:
     """Every row of the table, peers first; a missing peer package is skipped."""
     from pythonjsonlogger.json import JsonFormatter
 
@@ -229,6 +268,10 @@ def build_pipelines(summaries: Path) -> list[Pipeline]:
         _runlogger_pipeline(RUNLOGGER_FORMATTER, "orjson", None),
         _runlogger_pipeline(RUNLOGGER_SUMMARY, None, summaries),
     ]
+    if against is not None:  # a directory of its own: two books must not share summaries
+        for name, (backend, counted) in RUNLOGGER_ROWS.items():
+            where = summaries.with_name(summaries.name + "-against") if counted else None
+            pipelines.append(_runlogger_pipeline(name + AGAINST, backend, where, against))
     return pipelines
 
 
@@ -286,6 +329,21 @@ def table(samples: dict[str, list[float]], names: list[str]) -> str:
         lines.append(
             f"| {name} | {ns:,.0f} | {ratio(samples, name, STDLIB_PLAIN):.2f} "
             f"| {ratio(samples, name, PJL_JSON):.2f} | {ref_text} |"
+        )
+    return "\n".join(lines)
+
+
+def against_table(samples: dict[str, list[float]]) -> str:
+    """Each runlogger row against the same row of the ``--against`` copy."""
+    lines = [
+        "| pipeline | x stdlib plain | the same, --against | this / --against |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name in RUNLOGGER_ROWS:
+        lines.append(
+            f"| {name} | {ratio(samples, name, STDLIB_PLAIN):.3f} "
+            f"| {ratio(samples, name + AGAINST, STDLIB_PLAIN):.3f} "
+            f"| {ratio(samples, name, name + AGAINST):.3f} |"
         )
     return "\n".join(lines)
 
@@ -576,11 +634,13 @@ def measure_query(count: int, workdir: Path) -> tuple[float, float, int]:
     return timings[0], statistics.median(timings[1:]), lines
 
 
-def _finish_process_run() -> None:
+def _finish_process_run(against: Any = None) -> None:
     """Write the final summaries now, while their temporary directory still exists."""
     import runlogger
 
-    runlogger.current_run().finish()
+    for package in (runlogger, against):
+        if package is not None:
+            package.current_run().finish()
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -602,6 +662,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
     parser.add_argument("--table-only", action="store_true", help="skip targets 3 to 6")
     parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="SRC",
+        help="also run the runlogger rows with the runlogger package in SRC (another "
+        "checkout's src directory), interleaved in this process; prints their ratios",
+    )
+    parser.add_argument(
         "--clock",
         choices=sorted(CLOCKS),
         default="cpu",
@@ -618,7 +685,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with _workdir() as workdir:
         os.environ["RUNLOGGER_DIR"] = str(workdir / "runs")  # belt and braces: never ./runs
-        pipelines = build_pipelines(workdir / "summaries")
+        against = load_against(args.against) if args.against is not None else None
+        pipelines = build_pipelines(workdir / "summaries", against)
         names = [pipeline.name for pipeline in pipelines]
         print(
             f"# runlogger benchmark: {rounds} rounds x {records:,} records per pipeline, "
@@ -629,11 +697,15 @@ def main(argv: list[str] | None = None) -> int:
         samples = measure(pipelines, rounds, records, CLOCKS[args.clock])
         print(table(samples, names))
         print()
+        if against is not None:
+            print(f"# against {args.against}")
+            print(against_table(samples))
+            print()
 
         if args.table_only:
             for pipeline in pipelines:
                 pipeline.close()
-            _finish_process_run()
+            _finish_process_run(against)
             return 0
         rows: list[tuple[str, str, str, str]] = []
         json_ratio = ratio(samples, RUNLOGGER_JSON, PJL_JSON)
@@ -727,7 +799,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("6. runs --min-duration 5s", "skipped: catalog/CLI not available", "", ""))
         for pipeline in pipelines:
             pipeline.close()
-        _finish_process_run()
+        _finish_process_run(against)
 
     print("| target | measured | limit | result |")
     print("| --- | --- | --- | --- |")
