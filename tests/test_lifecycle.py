@@ -482,3 +482,44 @@ def test_queue_handler_copies_the_record_it_prepares() -> None:
     assert (prepared.msg, prepared.args, prepared.exc_info) == ("failed x", None, None)
     assert prepared.exc_type == "ZeroDivisionError"  # type: ignore[attr-defined]
     assert (record.msg, record.args, record.exc_info) == ("failed %s", ("x",), exc_info)
+
+
+_SHARED_NAMES = """
+import logging, sys
+if sys.argv[1] == "silent":  # no lifecycle records at all
+    logging.getLogger("runlogger.run").setLevel(logging.CRITICAL)
+import runlogger
+handler = runlogger.RunFileHandler("runs")
+handler.addFilter(runlogger.RunContextFilter())
+logging.getLogger().addHandler(handler)
+logging.getLogger().addHandler(runlogger.RunSummaryHandler("runs"))
+logging.getLogger().setLevel(logging.INFO)
+logging.getLogger("app").info("the first record announces the process run")
+# How many attribute names of its own a record can still add without a dict copy.
+record = logging.getLogger("app").makeRecord("app", 20, "f", 1, "m", None, None)
+size = sys.getsizeof(record.__dict__)
+room = 0
+while room < 40:
+    record.__dict__[f"field_{room}"] = room
+    if sys.getsizeof(record.__dict__) != size:
+        break
+    room += 1
+print(room)
+"""
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="CPython's key-sharing dicts")
+def test_runloggers_own_records_leave_the_shared_attribute_names_to_the_programs(
+    tmp_path: Path,
+) -> None:
+    """CPython shares a few attribute names beyond LogRecord's own among all records, first
+    come first served; a record adding a name left out gets a dict copy of its own, each
+    time. run_started comes first (made with the handlers): its fields must not use them."""
+    with_events, silent = (
+        int(run_python(_SHARED_NAMES, which, cwd=tmp_path, check_exit=0).stdout)
+        for which in ("events", "silent")
+    )
+    # run_started's fields would take five names (run_name, host, pid, argv, a marker);
+    # the one record more made with events can move CPython's count by one.
+    assert silent >= 3
+    assert with_events >= silent - 1

@@ -382,3 +382,22 @@ def test_a_record_counted_while_the_final_summary_is_written_is_not_lost(
     _summary_book.book.flush()  # what interpreter exit does
 
     assert read_summary(runs_dir, batch.run_id)["counts_by_event_type"]["late"] == 1
+
+
+def test_a_subclass_emit_still_sees_every_record(runs_dir: Path) -> None:
+    """handle() counts without calling emit() (a call per record saved), unless a
+    subclass has an emit of its own: then that emit gets each record, as stdlib's do."""
+    seen: list[str] = []
+
+    class Noting(RunSummaryHandler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+            super().emit(record)
+
+    log = _logger("noting", Noting(runs_dir))
+    with runlogger.run("noted") as noted:
+        log.info("one", extra={"event_type": "step"})
+        log.info("two", extra={"event_type": "step"})
+
+    assert [message for message in seen if message in ("one", "two")] == ["one", "two"]
+    assert read_summary(runs_dir, noted.run_id)["counts_by_event_type"]["step"] == 2

@@ -53,9 +53,10 @@ class RunContextFilter(logging.Filter):
             except AttributeError:
                 stamp = stamp_for(run)
             attrs["run_id"] = stamp
-            parent = stamp.parent
-            if parent is not None and "parent_run_id" not in attrs:
-                attrs["parent_run_id"] = parent
+            # run.parent is the quick test: an attribute of a str subclass (the stamp)
+            # costs three times as much to read as one of the run.
+            if run.parent is not None and "parent_run_id" not in attrs:
+                attrs["parent_run_id"] = stamp.parent
         elif type(attrs["run_id"]) is not RunStamp and STAMP not in attrs:
             # The caller's own run_id: left as it is, the stamp goes beside it.
             run = _current_run() or state.process_run or ensure_process_run()

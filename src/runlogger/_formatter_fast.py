@@ -175,11 +175,19 @@ def build_fast_format(formatter: FormatterView) -> Callable[[logging.LogRecord],
     # layout and its plan; the last millisecond and its text; the last level, logger
     # and run fields, checked (see _know_fields). And event types that passed the check,
     # recognized by identity.
-    last_plan: tuple[tuple[Any, ...], _Entries, _JsonEntries] = (_UNSEEN, (), None)
+    last_plan: tuple[tuple[Any, ...], _Entries, _JsonEntries, bool, bool] = (
+        _UNSEEN,
+        (),
+        None,
+        False,
+        False,
+    )
     last_milli: tuple[int, str] = (-(10**30), "")  # (first microsecond, its text)
     known: _Known = (_UNSEEN, None, None, None, None, "", "")
     event_types: dict[str, str] = {}
     last_trace: tuple[Any, str] = (_UNSEEN, "")  # trace ids and their JSON
+    event_jsons: dict[Any, str] = {}  # those event types' members of a direct JSON line
+    direct = formatter._json_string is not None  # the stdlib json backend: lines written here
 
     def format_fast(record: logging.LogRecord) -> str:
         nonlocal last_plan, last_milli, known, last_trace
@@ -202,41 +210,45 @@ def build_fast_format(formatter: FormatterView) -> Callable[[logging.LogRecord],
             if needs_asctime:
                 record.asctime = formatter.formatTime(record, formatter.datefmt)
             keys = tuple(attrs)
-            last_keys, entries, json_entries = last_plan
+            last_keys, entries, json_entries, has_parent, has_trace = last_plan
             if keys != last_keys:
                 planned = plans.get(keys)
                 plan = _plan_layout(formatter, keys) if planned is None else planned
                 if plan is False:
                     return general(record)
                 entries, json_entries = plan  # type: ignore[misc]
-                last_plan = (keys, entries, json_entries)
+                # Whether the record carries these is the layout's, like its extras.
+                has_parent, has_trace = "parent_run_id" in keys, TRACE in keys
+                last_plan = (keys, entries, json_entries, has_parent, has_trace)
 
             # Strings are only measured here, not scanned: a lone surrogate makes
             # orjson raise, and check_line finds it in the line for the other encoders.
             # The run: stamped by RunContextFilter, else the current one (see
             # runlogger._stamp). A run_id of the caller's own, or a parent_run_id that
             # is not the run's, goes under COLLIDED: the general path's work.
-            stamp = attrs.get("run_id")
-            if type(stamp) is RunStamp:
-                run_id = stamp.id
-                parent_id = stamp.parent
-            elif stamp is None and "run_id" not in attrs and STAMP not in attrs:
+            run_id = attrs.get("run_id")
+            trace: Any
+            if type(run_id) is RunStamp:
+                # The stamp stands for its id in the fields checked below (_know_fields
+                # reads the id); trace ids were left by RunContextFilter.
+                parent_id = run_id.parent
+                trace = attrs[TRACE] if has_trace else None
+            elif run_id is None and "run_id" not in attrs and STAMP not in attrs:
                 run = current_var.get() or ensure_process_run()
                 run_id = run.run_id
                 parent = run.parent
                 parent_id = parent.run_id if parent is not None else None
+                # Trace ids looked up as RunContextFilter would.
+                if TRACE_MODULE in modules or run.trace_id is not None:
+                    trace = current_trace(run)
+                else:
+                    trace = None
             else:
                 return general(record)
-            given = attrs.get("parent_run_id", parent_id)
-            if given is not parent_id and given != parent_id:
-                return general(record)
-            # Trace ids: left by RunContextFilter, else looked up as it would.
-            if type(stamp) is RunStamp:
-                trace: Any = attrs.get(TRACE)
-            elif TRACE_MODULE in modules or run.trace_id is not None:
-                trace = current_trace(run)
-            else:
-                trace = None
+            if has_parent:
+                given = attrs["parent_run_id"]
+                if given is not parent_id and given != parent_id:
+                    return general(record)
             # The same span's ids come as the same tuple: checked (and encoded for
             # the direct JSON path) once, then recognized by identity.
             if trace is not None:
@@ -267,16 +279,18 @@ def build_fast_format(formatter: FormatterView) -> Callable[[logging.LogRecord],
                 if type(event_type) is str and len(event_type) <= limit:
                     if len(event_types) >= _EVENT_TYPE_CACHE_LIMIT:
                         event_types.clear()
+                        event_jsons.clear()
                     event_types[event_type] = event_type  # passed: recognized next time
+                    if direct:  # and its member of the direct JSON line
+                        event_jsons[event_type] = j_event_type + string(event_type)
                 else:
                     event_type = clean(event_type)
             trailing = record.exc_info or record.exc_text or record.stack_info or keep_missing
             # utc_timestamp(record.created), inlined, with the text up to the millisecond
             # cached: records of the same millisecond only look up their microseconds.
-            micros = int(record.created * 1_000_000)
             first_micro, stamp = last_milli
-            micros -= first_micro
-            if not 0 <= micros < 1000:
+            micros = int(record.created * 1_000_000) - first_micro
+            if micros >= 1000 or micros < 0:
                 milli = (micros + first_micro) // 1000
                 stamp = milli_prefix(milli)
                 last_milli = (milli * 1000, stamp)
@@ -297,10 +311,8 @@ def build_fast_format(formatter: FormatterView) -> Callable[[logging.LogRecord],
                 )
                 if trace is not None:
                     line += json_trace
-                if event_type is not None:
-                    line += j_event_type + (
-                        string(event_type) if type(event_type) is str else json_value(event_type)
-                    )
+                if event_type is not None:  # encoded above, unless it was cleaned
+                    line += event_jsons.get(event_type) or j_event_type + json_value(event_type)
                 for key, json_key in json_entries:
                     if key is None:  # a secret-looking key: the value is never read
                         line += json_key + j_redacted
@@ -381,10 +393,13 @@ def _know_fields(formatter: FormatterView, seen: tuple[Any, Any, Any, Any]) -> _
     """Check the recurring fields (and encode them for the direct JSON path).
 
     ``seen`` is ``(levelname, logger name, run_id, parent_run_id)`` as the record has
-    them. They are remembered for the next records only when they are strings (or no
-    parent), which cannot change while they compare equal.
+    them (the run id may be the :class:`RunStamp`, whose text it is). They are remembered
+    for the next records only when they are strings (or no parent), which cannot change
+    while they compare equal.
     """
     level, name, run_id, parent_id = seen
+    if type(run_id) is RunStamp:  # it stands for its id, and equals the id as a key
+        run_id = run_id.id
     checked = formatter._checked
     clean_level = checked(level)
     clean_name = checked(name)

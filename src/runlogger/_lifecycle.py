@@ -128,9 +128,20 @@ def _make_record(
             return None
     elif level < logger.getEffectiveLevel():
         return None
-    record = logger.makeRecord(
-        logger.name, level, "(runlogger)", 0, msg, args, exc_info, extra=extra
-    )
+    record = logger.makeRecord(logger.name, level, "(runlogger)", 0, msg, args, exc_info)
+    # The fields go into a dict of the record's own, not the one LogRecord instances
+    # share their attribute names through: CPython keeps ~10 names beyond LogRecord's
+    # own there, first come first served, and a record that adds a name left out pays
+    # for a dict copy every time. These records come first (run_started is made when
+    # the handlers are), so their names would take the program's records' places.
+    fields = record.__dict__
+    for key in extra:  # as makeRecord checks extra
+        if key in ("message", "asctime") or key in fields:
+            raise KeyError(f"Attempt to overwrite {key!r} in LogRecord")
+    try:
+        record.__dict__ = {**fields, **extra}
+    except (AttributeError, TypeError):  # a record factory's class without its own dict
+        fields.update(extra)
     if run is not None:
         # Stamped here, as a filter would: a record kept for a later output
         # (Run.started_record) must name its run whatever is current then.
