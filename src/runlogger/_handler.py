@@ -107,6 +107,11 @@ def _check_numbers(file_mode: object, checkpoint_interval: object) -> None:
 class RunSummaryHandler(logging.Handler):
     """Counts every record it receives into its run's summary in ``directory``.
 
+    (Longer than 200 lines for a reason: ``handle`` carries a second copy of ``emit``'s
+    count, which saves a call on every record, and ``__init__`` takes every destination
+    as a keyword argument, which is how ``dictConfig`` and ``fileConfig`` configure it.
+    The counts and the summaries themselves are the book's, in ``_summary_book``.)
+
     Put it on the root logger (or wherever the records of interest pass); it writes
     nothing per record. Each run's summary is written as ``<directory>/<run_id>.json``
     with ``status: running`` when the run starts (and every ``checkpoint_interval``
