@@ -316,3 +316,25 @@ def test_a_running_summary_is_taken_over_and_the_next_rerun_is_an_attempt(
     assert "attempt" not in summary
     assert "this run is 'left.2'" in again.stderr
     assert read_summary(runs, "left.2")["attempt_of"] == "left"
+
+
+def test_wrapper_finishes_an_attempt_whose_program_died_under_its_own_id(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "job.py").write_text(
+        "import logging, os\nlogging.warning('dying')\nos._exit(7)\n", encoding="utf-8"
+    )
+    env = clean_env(RUNLOGGER_RUN_ID="hard")
+    args = ("-m", "runlogger", "run", "job.py")
+    first = python_command(*args, cwd=tmp_path, env=env)
+    before = (tmp_path / "runs" / "hard.json").read_bytes()
+
+    again = python_command(*args, cwd=tmp_path, env=env)
+
+    assert (first.returncode, again.returncode) == (7, 7)
+    assert "this run is 'hard.2'" in again.stderr
+    summary = read_summary(tmp_path / "runs", "hard.2")
+    assert (summary["status"], summary["exit_code"], summary["attempt"]) == ("failed", 7, 2)
+    assert summary["counts_incomplete"] is True
+    assert (tmp_path / "runs" / "hard.json").read_bytes() == before
+    assert _markers(tmp_path / "runs") == []

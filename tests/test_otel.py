@@ -18,7 +18,7 @@ from opentelemetry.trace import StatusCode
 import runlogger
 from runlogger import _lifecycle, _otel, _process_run
 from runlogger._otel import parse_traceparent
-from support import read_summary
+from support import read_summary, write_summary
 
 INCOMING_TRACE = "0af7651916cd43dd8448eb211c80319c"
 INCOMING_SPAN = "b7ad6b7169203331"
@@ -357,3 +357,16 @@ def test_traceparent_follows_the_w3c_rules(
     text: str | None, expected: tuple[str, str, int] | None
 ) -> None:
     assert parse_traceparent(text) == expected
+
+
+def test_a_rerun_span_carries_its_attempt_id(
+    provider: TracerProvider, exporter: InMemorySpanExporter, runs_dir: Path
+) -> None:
+    runs_dir.mkdir()
+    write_summary(runs_dir, "etl-1", status="failed")
+    _otel.enable(provider)
+    run = runlogger.start_process_run("etl", run_id="etl-1")  # its span starts as etl-1
+    _configure(provider, runs_dir)
+    run.finish()
+    attributes: dict[str, Any] = dict(_by_name(exporter)["etl"].attributes or {})
+    assert (attributes["runlogger.run_id"], attributes["runlogger.attempt"]) == ("etl-1.2", 2)

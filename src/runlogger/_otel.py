@@ -215,7 +215,13 @@ class _RunSpans:
         from opentelemetry.trace import Status, StatusCode
 
         counted = _counted(run)
-        attributes: dict[str, Any] = {"runlogger.status": run.status}
+        # The id again: a re-run takes its attempt's id after its span has started.
+        attributes: dict[str, Any] = {
+            "runlogger.run_id": run.run_id,
+            "runlogger.status": run.status,
+        }
+        if run.attempt is not None:
+            attributes["runlogger.attempt"] = run.attempt
         if counted is not None:
             attributes["runlogger.event_count"] = counted[0]
             attributes["runlogger.error_count"] = counted[1]
