@@ -157,6 +157,7 @@ def child(worker):
     _signals._take = take_then_sigterm
 
 if __name__ == "__main__":
+    CONFIG["handlers"]["summary"]["handle_signals"] = sys.argv[2] == "handle_signals"
     logging.config.dictConfig(CONFIG)
     context = mp.get_context(sys.argv[1])
     processes = [context.Process(target=child, args=(w,)) for w in range(2)]
@@ -167,12 +168,15 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.parametrize("signals", ["default", "handle_signals"])
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_sigterm_right_after_the_exit_hand_over_is_taken_loses_nothing(
-    tmp_path: Path, method: str
+    tmp_path: Path, method: str, signals: str
 ) -> None:
-    """The thread taking the hand-over at exit writes it, even when SIGTERM lands then."""
-    summary, events = _run_and_read(tmp_path, SIGTERM_AT_EXIT, method)
+    """The thread taking the hand-over at exit writes it, even when SIGTERM lands then;
+    also in a child forked from a parent whose runlogger handles SIGTERM (whose handler
+    the child inherits, and would raise SystemExit in the middle of the hand-over)."""
+    summary, events = _run_and_read(tmp_path, SIGTERM_AT_EXIT, method, signals)
     check_each_record_once(events, workers=2, per_worker=1000)
     _assert_merged(summary, events, 2000)
     assert "gave up" not in summary["test_stderr"]

@@ -553,6 +553,44 @@ def test_atexit_records_of_the_program_are_in_the_run(tmp_path: Path) -> None:
 # -- children of the program -----------------------------------------------------------------
 
 
+def test_forked_children_hand_over_their_counts_when_sigterm_lands_at_their_exit(
+    tmp_path: Path,
+) -> None:
+    """The wrapper handles SIGTERM in the program; its forked children must not inherit
+    that (SystemExit raised anywhere): Pool.terminate() signals workers mid-exit."""
+    _write(
+        tmp_path,
+        "job.py",
+        """
+        import logging, multiprocessing, os, signal
+        from runlogger import _signals
+
+        def child():
+            for i in range(500):
+                logging.getLogger("worker").info("item %d", i, extra={"event_type": "item"})
+            take = _signals._take
+            def take_then_sigterm():  # SIGTERM exactly as the exit's hand-over is taken
+                taken = take()
+                if taken:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return taken
+            _signals._take = take_then_sigterm
+
+        if __name__ == "__main__":
+            context = multiprocessing.get_context("fork")
+            children = [context.Process(target=child) for _ in range(2)]
+            for process in children: process.start()
+            for process in children: process.join()
+        """,
+    )
+    result = _wrap(tmp_path, "job.py", timeout=60)
+    assert result.returncode == 0, result.stderr
+    summary, events = _the_run(tmp_path)
+    assert len([e for e in events if e.get("event_type") == "item"]) == 1000
+    assert summary["counts_by_event_type"]["item"] == 1000, result.stderr
+    assert summary["event_count"] == len(events)
+
+
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_spawn_pool_workers_are_part_of_the_run(tmp_path: Path, method: str) -> None:
     _write(

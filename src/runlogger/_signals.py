@@ -348,8 +348,15 @@ def exit_on_sigterm() -> None:
     global _hand_over, _wakeup_pipe, _fork_hook_registered
     _hand_over = _HandOver()  # a new child: nothing handed over yet, whatever its parent did
     try:
-        if signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, _on_child_sigterm):
-            return  # the application handles SIGTERM itself
+        if signal.getsignal(signal.SIGTERM) not in (
+            signal.SIG_DFL,
+            _on_child_sigterm,
+        ) and not handles_alone(signal.SIGTERM):
+            # The application handles SIGTERM itself. runlogger's own handler, inherited
+            # from a parent that ran with handle_signals (``runlogger run`` does), is
+            # replaced: raising SystemExit anywhere in a worker -- inside the exit's
+            # hand-over, or a lock shared with the pool -- loses its counts.
+            return
         if threading.current_thread() is not threading.main_thread():
             return
         if _wakeup_pipe is not None:
