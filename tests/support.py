@@ -225,3 +225,21 @@ def nested_dicts(depth: int) -> dict[str, Any]:
     for _ in range(depth):
         value = {"child": value}
     return value
+
+
+#: Test-program code: ``sigterm_when_hand_over_is_taken()`` makes this process's SIGTERM
+#: land exactly when its exit hand-over has just been taken (as ``Pool.terminate()``
+#: signals workers already leaving through their finalizers).
+SIGTERM_WHEN_HAND_OVER_IS_TAKEN = """
+import os as _os, signal as _signal
+from runlogger import _signals
+
+def sigterm_when_hand_over_is_taken():
+    take = _signals._take
+    def take_then_sigterm():
+        taken = take()
+        if taken:
+            _os.kill(_os.getpid(), _signal.SIGTERM)
+        return taken
+    _signals._take = take_then_sigterm
+"""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from support import read_jsonl, read_summary, run_python
+from support import SIGTERM_WHEN_HAND_OVER_IS_TAKEN, read_jsonl, read_summary, run_python
 
 CONFIG = """
 import logging, logging.config, multiprocessing as mp, os, sys, subprocess
@@ -138,23 +138,14 @@ def test_children_ended_by_sigterm_hand_over_their_counts(tmp_path: Path, method
     _assert_merged(summary, events, 6000)
 
 
-SIGTERM_AT_EXIT = """
-import signal
-from runlogger import _signals
-
+SIGTERM_AT_EXIT = (
+    SIGTERM_WHEN_HAND_OVER_IS_TAKEN
+    + """
 def child(worker):
     if sys.argv[1] == "spawn":
         logging.config.dictConfig(CONFIG)
     work(worker, count=1000)
-    # Pool.terminate() signals workers that are already leaving through their finalizers:
-    # make the SIGTERM land exactly when the exit's hand-over has just been taken.
-    take = _signals._take
-    def take_then_sigterm():
-        taken = take()
-        if taken:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return taken
-    _signals._take = take_then_sigterm
+    sigterm_when_hand_over_is_taken()
 
 if __name__ == "__main__":
     CONFIG["handlers"]["summary"]["handle_signals"] = sys.argv[2] == "handle_signals"
@@ -166,6 +157,7 @@ if __name__ == "__main__":
     print("exit codes", [p.exitcode for p in processes], file=sys.stderr)
     print(runlogger.current_run().run_id)
 """
+)
 
 
 @pytest.mark.parametrize("signals", ["default", "handle_signals"])

@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from support import clean_env, communicate, python_command, read_jsonl, read_summary
+from support import (
+    SIGTERM_WHEN_HAND_OVER_IS_TAKEN,
+    clean_env,
+    communicate,
+    python_command,
+    read_jsonl,
+    read_summary,
+)
 
 
 def _write(directory: Path, name: str, code: str) -> Path:
@@ -558,31 +565,20 @@ def test_forked_children_hand_over_their_counts_when_sigterm_lands_at_their_exit
 ) -> None:
     """The wrapper handles SIGTERM in the program; its forked children must not inherit
     that (SystemExit raised anywhere): Pool.terminate() signals workers mid-exit."""
-    _write(
-        tmp_path,
-        "job.py",
-        """
-        import logging, multiprocessing, os, signal
-        from runlogger import _signals
+    job = """
+import logging, multiprocessing
 
-        def child():
-            for i in range(500):
-                logging.getLogger("worker").info("item %d", i, extra={"event_type": "item"})
-            take = _signals._take
-            def take_then_sigterm():  # SIGTERM exactly as the exit's hand-over is taken
-                taken = take()
-                if taken:
-                    os.kill(os.getpid(), signal.SIGTERM)
-                return taken
-            _signals._take = take_then_sigterm
+def child():
+    for i in range(500):
+        logging.getLogger("worker").info("item %d", i, extra={"event_type": "item"})
+    sigterm_when_hand_over_is_taken()
 
-        if __name__ == "__main__":
-            context = multiprocessing.get_context("fork")
-            children = [context.Process(target=child) for _ in range(2)]
-            for process in children: process.start()
-            for process in children: process.join()
-        """,
-    )
+if __name__ == "__main__":
+    children = [multiprocessing.get_context("fork").Process(target=child) for _ in range(2)]
+    for process in children: process.start()
+    for process in children: process.join()
+"""
+    (tmp_path / "job.py").write_text(SIGTERM_WHEN_HAND_OVER_IS_TAKEN + job, encoding="utf-8")
     result = _wrap(tmp_path, "job.py", timeout=60)
     assert result.returncode == 0, result.stderr
     summary, events = _the_run(tmp_path)
